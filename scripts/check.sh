@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make check: every test of the project, then one closing line
+#   N passed, N failed, N skipped
+#
+#   vm         the kernel with the series, booted in QEMU with an emulated
+#              VT-d, running every program of tools/testing/selftests/iommu;
+#              a kernel splat anywhere fails it
+#   checkpatch checkpatch.pl --strict on every patch
+#   bisect     every patch of the series builds on its own
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+logs=$top/build/logs
+mkdir -p "$logs"
+passed=0 failed=0 skipped=0
+start=$(date +%s)
+
+# Add the counts from a step's "N passed, N failed[, N skipped]" line.
+count() {
+	local line p f s
+	line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	p=$(sed -nE 's/.*\b([0-9]+) passed.*/\1/p' <<<"$line")
+	f=$(sed -nE 's/.*\b([0-9]+) failed.*/\1/p' <<<"$line")
+	s=$(sed -nE 's/.*\b([0-9]+) skipped.*/\1/p' <<<"$line")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	skipped=$((skipped + ${s:-0}))
+	[ -n "$line" ]
+}
+
+step() {
+	local name=$1 t0=$(date +%s) rc
+	shift
+	echo "=== $name"
+	"$@" >"$logs/check-$name.log" 2>&1
+	rc=$?
+	if ! count "$logs/check-$name.log"; then
+		# A step that stopped before it could count (a build error) is
+		# one failure, shown in full.
+		failed=$((failed + 1))
+		tail -40 "$logs/check-$name.log"
+	elif [ $rc != 0 ]; then
+		grep -E '^not ok|^#|FAIL|splat|timed out' "$logs/check-$name.log" |
+			head -60
+	fi
+	grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' \
+		"$logs/check-$name.log" | sed 's/^/    /'
+	echo "    ($(( $(date +%s) - t0 )) s, log: build/logs/check-$name.log)"
+}
+
+"$top/scripts/deps.sh" || exit 1
+"$top/scripts/tree.sh" --keep linux || exit 1
+
+step vm "$top/scripts/variant.sh" series vm check
+step checkpatch "$top/scripts/checkpatch.sh"
+step bisect "$top/scripts/bisect.sh"
+
+echo "make check took $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build or boot one variant of the kernel, each step doing the ones before it.
+#
+# Usage: variant.sh VARIANT STEP [MODE]
+#   VARIANT  series    build/linux: base + the series (default)
+#            upstream  build/upstream/linux: the unrewound Debian tree, our peer
+#   STEP     tree | kernel | selftests | initramfs | vm
+#   MODE     for vm: check (run every test program) or run (the demo)
+#
+# Layout: each variant's sources are at <root>/linux and its objects at
+# <root>/out/<variant>, so ccache (with CCACHE_BASEDIR=build/) sees the same
+# relative paths in every tree and shares their objects.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+variant=${1:?variant}
+step=${2:?step}
+mode=${3:-check}
+
+case $variant in
+series)   root=$top/build;          tree=linux ;;
+upstream) root=$top/build/upstream; tree=upstream ;;
+*) echo "variant.sh: unknown VARIANT '$variant' (series, upstream)" >&2; exit 2 ;;
+esac
+src=$root/linux
+out=$root/out/$variant
+frags=("$top/config/base.config")
+tests=$out/tests
+initrd=$out/initramfs.cpio.gz
+logdir=$top/build/logs
+export CCACHE_BASEDIR=$top/build
+
+# Each step first runs the one before it; scripts skip work already done.
+run_step() {
+	case $1 in
+	tree)
+		"$top/scripts/tree.sh" --keep "$tree" ;;
+	kernel)
+		run_step tree
+		"$top/scripts/kernel.sh" "$src" "$out" "${frags[@]}" ;;
+	selftests)
+		run_step kernel
+		"$top/scripts/selftests.sh" "$src" "$out" "$tests" ;;
+	initramfs)
+		run_step selftests
+		"$top/scripts/initramfs.sh" "$tests" "$initrd" ;;
+	vm)
+		run_step initramfs
+		mkdir -p "$logdir"
+		local log=$logdir/$variant-$mode.log rc=0
+		"$top/scripts/vm.sh" "$out/arch/x86/boot/bzImage" "$initrd" \
+			"$log" "$mode" || rc=$?
+		# The log decides: results, splats, a missing end are failures.
+		python3 "$top/scripts/tap.py" "$log" || rc=1
+		return $rc ;;
+	*) echo "variant.sh: unknown step '$1'" >&2; exit 2 ;;
+	esac
+}
+
+run_step "$step"

@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/build/linux
 pass=0 fail=0
 while read -r p; do
-	out=$(cd "$src" && perl scripts/checkpatch.pl --strict --no-signoff \
+	out=$(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --no-signoff \
 		--show-types --color=never -q "$top/patches/$p" 2>&1)
 	if grep -qE '^(ERROR|WARNING):' <<<"$out"; then
 		echo "not ok checkpatch $p"

@@ -52,6 +52,7 @@ step() {
 "$top/scripts/tree.sh" --keep linux || exit 1
 
 step vm "$top/scripts/variant.sh" series vm check
+step vm-vtd "$top/scripts/variant.sh" series vm vtd
 step checkpatch "$top/scripts/checkpatch.sh"
 step bisect "$top/scripts/bisect.sh"
 

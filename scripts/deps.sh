@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(linux-source-6.12 linux-config-6.12 build-essential flex bison bc
       libelf-dev libssl-dev cpio busybox-static qemu-system-x86 ccache
-      dwarves python3 python3-ply python3-git kmod sparse liburing-dev git)
+      dwarves file python3 python3-ply python3-git kmod sparse liburing-dev git)
 
 missing=()
 for p in "${pkgs[@]}"; do

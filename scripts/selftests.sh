@@ -1,0 +1,56 @@
+#!/bin/bash
+# Usage: scripts/selftests.sh SRC OUT DEST
+#
+# Build SRC/tools/testing/selftests/iommu statically against the uapi headers
+# that scripts/kernel.sh installed in OUT/usr/include, then copy every program
+# in the Makefile's TEST_GEN_PROGS into DEST (recreated each run, so programs
+# dropped by a patch do not linger). Objects live in OUT/kselftest/iommu.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+	echo "usage: $0 SRC OUT DEST" >&2
+	exit 2
+fi
+SRC=$(realpath "$1")
+OUT=$(realpath "$2")
+DEST=$3
+DIR=$SRC/tools/testing/selftests/iommu
+BUILD=$OUT/kselftest/iommu
+MARK=.iommu-selftests
+
+[ -f "$OUT/usr/include/linux/iommufd.h" ] ||
+	{ echo "selftests.sh: $OUT/usr/include missing; run scripts/kernel.sh first" >&2; exit 1; }
+# DEST gets wiped: refuse to wipe a directory this script did not create.
+if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/$MARK" ]; then
+	echo "selftests.sh: $DEST is not empty and not ours; refusing to wipe it" >&2
+	exit 1
+fi
+
+mkdir -p "$BUILD"
+ARGS=(-C "$DIR" OUTPUT="$BUILD" KHDR_INCLUDES="-isystem $OUT/usr/include")
+# LDFLAGS via the environment, not the command line: a Makefile's own
+# `LDFLAGS +=` then still applies, while libs in LDLIBS (-luring, -lpthread)
+# land after the objects as a static link needs. CFLAGS is left alone.
+# -B: lib.mk's rules do not track iommufd_utils.h, iommufd_test.h or the
+# uapi headers, so always rebuild (a few seconds).
+LDFLAGS=-static make -B -j"$(nproc)" "${ARGS[@]}"
+
+# Ask make itself for TEST_GEN_PROGS (lib.mk prefixes them with $(OUTPUT)/).
+helper=$(mktemp)
+trap 'rm -f "$helper"' EXIT
+printf 'include Makefile\n__print_progs:\n\t@echo $(TEST_GEN_PROGS)\n' > "$helper"
+progs=$(make -s "${ARGS[@]}" -f "$helper" __print_progs)
+[ -n "$progs" ] || { echo "selftests.sh: TEST_GEN_PROGS is empty" >&2; exit 1; }
+
+rm -rf "$DEST"
+mkdir -p "$DEST"
+touch "$DEST/$MARK"
+for p in $progs; do
+	# A dynamically linked test would not run in the busybox initramfs.
+	if file "$p" 2>/dev/null | grep -q 'dynamically linked'; then
+		echo "selftests.sh: $p is not static" >&2
+		exit 1
+	fi
+	cp "$p" "$DEST/"
+	echo "selftests.sh: $DEST/$(basename "$p")"
+done

@@ -18,7 +18,7 @@ start=$(date +%s)
 # Add the counts from a step's "N passed, N failed[, N skipped]" line.
 count() {
 	local line p f s
-	line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	line=$(grep -E '^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
 	p=$(sed -nE 's/.*\b([0-9]+) passed.*/\1/p' <<<"$line")
 	f=$(sed -nE 's/.*\b([0-9]+) failed.*/\1/p' <<<"$line")
 	s=$(sed -nE 's/.*\b([0-9]+) skipped.*/\1/p' <<<"$line")
@@ -43,7 +43,7 @@ step() {
 		grep -E '^not ok|^#|FAIL|splat|timed out' "$logs/check-$name.log" |
 			head -60
 	fi
-	grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' \
+	grep -E '^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed' \
 		"$logs/check-$name.log" | sed 's/^/    /'
 	echo "    ($(( $(date +%s) - t0 )) s, log: build/logs/check-$name.log)"
 }

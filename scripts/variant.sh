@@ -45,7 +45,14 @@ run_step() {
 		"$top/scripts/selftests.sh" "$src" "$out" "$tests" ;;
 	initramfs)
 		run_step selftests
-		"$top/scripts/initramfs.sh" "$tests" "$initrd" ;;
+		# The demo uses test ops of the series' mock device; the peer
+		# has none of them and boots without it.
+		if [ "$variant" = series ]; then
+			"$top/scripts/demo.sh" "$src" "$out" "$out/demo"
+			"$top/scripts/initramfs.sh" "$tests" "$initrd" "$out/demo"
+		else
+			"$top/scripts/initramfs.sh" "$tests" "$initrd"
+		fi ;;
 	vm)
 		run_step initramfs
 		mkdir -p "$logdir"

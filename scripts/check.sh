@@ -3,8 +3,11 @@
 #   N passed, N failed, N skipped
 #
 #   vm         the kernel with the series, booted in QEMU with an emulated
-#              VT-d, running every program of tools/testing/selftests/iommu;
-#              a kernel splat anywhere fails it
+#              VT-d, running every program of tools/testing/selftests/iommu
+#              but the VT-d ones; a kernel splat anywhere fails it
+#   vm-vtd     the VT-d (vfio-pci) programs, in a boot with intel_iommu=on
+#   debug,     the same two on a kernel with KASAN, lockdep, kmemleak,
+#   debug-vtd  DEBUG_OBJECTS/LIST and the hung task detector
 #   checkpatch checkpatch.pl --strict on every patch
 #   bisect     every patch of the series builds on its own
 set -uo pipefail
@@ -53,6 +56,8 @@ step() {
 
 step vm "$top/scripts/variant.sh" series vm check
 step vm-vtd "$top/scripts/variant.sh" series vm vtd
+step debug "$top/scripts/variant.sh" debug vm check
+step debug-vtd "$top/scripts/variant.sh" debug vm vtd
 step checkpatch "$top/scripts/checkpatch.sh"
 step bisect "$top/scripts/bisect.sh"
 

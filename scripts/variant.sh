@@ -3,6 +3,7 @@
 #
 # Usage: variant.sh VARIANT STEP [MODE]
 #   VARIANT  series    build/linux: base + the series (default)
+#            debug     the same sources with KASAN, lockdep, kmemleak & co.
 #            upstream  build/upstream/linux: the unrewound Debian tree, our peer
 #   STEP     tree | kernel | selftests | initramfs | vm
 #   MODE     for vm: check (every test program but the VT-d ones, with
@@ -21,12 +22,15 @@ mode=${3:-check}
 
 case $variant in
 series)   root=$top/build;          tree=linux ;;
+debug)    root=$top/build;          tree=linux ;;
 upstream) root=$top/build/upstream; tree=upstream ;;
-*) echo "variant.sh: unknown VARIANT '$variant' (series, upstream)" >&2; exit 2 ;;
+*) echo "variant.sh: unknown VARIANT '$variant' (series, debug, upstream)" >&2
+   exit 2 ;;
 esac
 src=$root/linux
 out=$root/out/$variant
 frags=("$top/config/base.config")
+[ "$variant" = debug ] && frags+=("$top/config/debug.config")
 tests=$out/tests
 initrd=$out/initramfs.cpio.gz
 logdir=$top/build/logs
@@ -47,7 +51,7 @@ run_step() {
 		run_step selftests
 		# The demo uses test ops of the series' mock device; the peer
 		# has none of them and boots without it.
-		if [ "$variant" = series ]; then
+		if [ "$variant" != upstream ]; then
 			"$top/scripts/demo.sh" "$src" "$out" "$out/demo"
 			"$top/scripts/initramfs.sh" "$tests" "$initrd" "$out/demo"
 		else

@@ -58,6 +58,7 @@ step vm "$top/scripts/variant.sh" series vm check
 step vm-vtd "$top/scripts/variant.sh" series vm vtd
 step debug "$top/scripts/variant.sh" debug vm check
 step debug-vtd "$top/scripts/variant.sh" debug vm vtd
+step warnings "$top/scripts/warnings.sh"
 step checkpatch "$top/scripts/checkpatch.sh"
 step bisect "$top/scripts/bisect.sh"
 

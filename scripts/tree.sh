@@ -65,7 +65,8 @@ make_debian() {
 	git -C "$dir.tmp" config user.name "IOPF Team"
 	git -C "$dir.tmp" config user.email "iopf@example.org"
 	git -C "$dir.tmp" config core.abbrev 12
-	git -C "$dir.tmp" add -A
+	# Forced: the kernel's own rules (".*") would hide files the tarball has
+	git -C "$dir.tmp" add -f -A
 	GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' \
 	GIT_COMMITTER_DATE='2026-01-01T00:00:00Z' \
 		git -C "$dir.tmp" commit -q -m "Debian linux-source-6.12 $have"

@@ -105,6 +105,29 @@ static const char *code_name(__u32 code)
 	return code == 0 ? "SUCCESS" : code == 1 ? "INVALID" : "FAILURE";
 }
 
+/* What the device received since the last look, printed */
+static int show_device_log(__u32 dev_id, struct iommu_test_iopf_response *got)
+{
+	int n = device_log(dev_id, got, 4);
+
+	if (n > 0)
+		printf("# the device received: grpid=%u code=%s\n",
+		       got[0].grpid, code_name(got[0].code));
+	return n;
+}
+
+/* Move the mock device @stdev_id to the IOAS or HWPT @pt_id */
+static void replace(__u32 stdev_id, __u32 pt_id, const char *what)
+{
+	struct iommu_test_cmd cmd = {
+		.id = stdev_id,
+		.mock_domain_replace = { .pt_id = pt_id },
+	};
+
+	if (test_cmd(&cmd, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE))
+		die(what);
+}
+
 static struct iommu_hwpt_pgfault read_fault(int fd)
 {
 	struct iommu_hwpt_pgfault rec;
@@ -173,11 +196,8 @@ int main(void)
 	printf("# nested HWPT %u reports its faults to fault queue %u\n",
 	       nested.out_hwpt_id, fault.out_fault_id);
 
-	memset(&mock, 0, sizeof(mock));
-	mock.id = stdev_id;
-	mock.mock_domain_replace.pt_id = nested.out_hwpt_id;
-	if (test_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE))
-		die("attach the device to the nested HWPT");
+	replace(stdev_id, nested.out_hwpt_id,
+		"attach the device to the nested HWPT");
 	tap(true, "device attached to a fault capable HWPT");
 
 	/* 1: a fault, read and answered by user space */
@@ -190,10 +210,7 @@ int main(void)
 	resp.code = IOMMUFD_PAGE_RESP_SUCCESS;
 	tap(write(fd, &resp, sizeof(resp)) == sizeof(resp),
 	    "response SUCCESS written");
-	n = device_log(dev_id, got, 4);
-	if (n > 0)
-		printf("# the device received: grpid=%u code=%s\n",
-		       got[0].grpid, code_name(got[0].code));
+	n = show_device_log(dev_id, got);
 	tap(n == 1 && got[0].grpid == 7 && got[0].code == 0,
 	    "the device received exactly one SUCCESS for group 7");
 	show_fdinfo(fd);
@@ -201,16 +218,9 @@ int main(void)
 	/* 2: a fault left unanswered when the device moves away */
 	trigger(dev_id, 8, 0x200000);
 	rec = read_fault(fd);
-	memset(&mock, 0, sizeof(mock));
-	mock.id = stdev_id;
-	mock.mock_domain_replace.pt_id = ioas.out_ioas_id;
-	if (test_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE))
-		die("move the device back to the IOAS");
+	replace(stdev_id, ioas.out_ioas_id, "move the device back to the IOAS");
 	printf("# device moved back to the IOAS with group 8 unanswered\n");
-	n = device_log(dev_id, got, 4);
-	if (n > 0)
-		printf("# the device received: grpid=%u code=%s\n",
-		       got[0].grpid, code_name(got[0].code));
+	n = show_device_log(dev_id, got);
 	tap(n == 1 && got[0].grpid == 8 && got[0].code == 1,
 	    "the kernel answered group 8 INVALID, once");
 	resp.cookie = rec.cookie;

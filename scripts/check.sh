@@ -16,6 +16,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 logs=$top/build/logs
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0
+# What failed, repeated at the end where a truncated CI log still shows it
+failures=
 start=$(date +%s)
 
 # Add the counts from a step's "N passed, N failed[, N skipped]" line.
@@ -41,8 +43,12 @@ step() {
 		# A step that stopped before it could count (a build error) is
 		# one failure, shown in full.
 		failed=$((failed + 1))
+		failures+="$name: stopped before counting (build/logs/check-$name.log)"$'\n'
 		tail -40 "$logs/check-$name.log"
 	elif [ $rc != 0 ]; then
+		failures+=$(grep -E '^not ok|^ *FAIL:|### TIMEOUT' \
+			"$logs/check-$name.log" | head -10 | sed "s/^/$name: /")
+		failures+=$'\n'
 		grep -E '^not ok|^#|FAIL|splat|timed out' "$logs/check-$name.log" |
 			head -60
 	fi
@@ -62,6 +68,10 @@ step warnings "$top/scripts/warnings.sh"
 step checkpatch "$top/scripts/checkpatch.sh"
 step bisect "$top/scripts/bisect.sh"
 
+if [ -n "$failures" ]; then
+	echo "failed:"
+	printf '%s' "$failures" | sed '/^$/d; s/^/    /'
+fi
 echo "make check took $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

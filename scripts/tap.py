@@ -2,7 +2,7 @@
 """Usage: scripts/tap.py LOG
 
 Parse a guest console log written by scripts/vm.sh (guest/init protocol:
-"### RUN <prog>", "### EXIT <prog> <rc>", "### TIMEOUT <prog> <secs>",
+"### RUN <prog>", "### EXIT <prog> <rc> [<secs>s]", "### TIMEOUT <prog> <secs>",
 "### DONE") and the kselftest TAP each program prints.
 
 Per program: "ok N name" passes (also # XFAIL / # XPASS, which
@@ -31,7 +31,7 @@ KTIME = re.compile(r"\[\s*\d+\.\d{6}\]")
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[c()][0-9A-Za-z]?)")
 
 MARK_RUN = re.compile(r"^### RUN (\S+)\s*$")
-MARK_EXIT = re.compile(r"^### EXIT (\S+) (-?\d+)\s*$")
+MARK_EXIT = re.compile(r"^### EXIT (\S+) (-?\d+)(?: ([0-9.]+)s)?\s*$")
 MARK_TIMEOUT = re.compile(r"^### TIMEOUT (\S+)(.*)$")
 MARK_DONE = re.compile(r"^### DONE\s*$")
 
@@ -84,6 +84,7 @@ class Prog:
         self.results = 0
         self.rc = None
         self.timeout = None
+        self.secs = None  # run time the guest measured
         self.bailed = False
         self.notes = []  # failure reasons
 
@@ -169,6 +170,7 @@ def main():
             m = MARK_EXIT.match(line)
             if m and cur and m.group(1) == cur.name:
                 cur.rc = int(m.group(2))
+                cur.secs = m.group(3)
                 cur.finish()
                 cur = None
                 continue
@@ -200,8 +202,9 @@ def main():
     failed = sum(p.failed for p in progs)
     skipped = sum(p.skipped for p in progs)
     for p in progs:
-        print("%s: %d passed, %d failed, %d skipped"
-              % (p.name, p.passed, p.failed, p.skipped))
+        print("%s: %d passed, %d failed, %d skipped%s"
+              % (p.name, p.passed, p.failed, p.skipped,
+                 " (%s s)" % p.secs if p.secs else ""))
         for n in p.notes:
             print("    FAIL: %s" % n)
     if not progs:

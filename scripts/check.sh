@@ -46,8 +46,11 @@ step() {
 		failures+="$name: stopped before counting (build/logs/check-$name.log)"$'\n'
 		tail -40 "$logs/check-$name.log"
 	elif [ $rc != 0 ]; then
-		failures+=$(grep -E '^not ok|^ *FAIL:|### TIMEOUT' \
-			"$logs/check-$name.log" | head -10 | sed "s/^/$name: /")
+		# The VM steps' parser says FAIL: per failure; the others
+		# print TAP's not ok
+		what=$(grep -E '^ *FAIL:' "$logs/check-$name.log" ||
+			grep -E '^not ok' "$logs/check-$name.log")
+		failures+=$(head -10 <<<"$what" | sed -E "s/^ */$name: /")
 		failures+=$'\n'
 		grep -E '^not ok|^#|FAIL|splat|timed out' "$logs/check-$name.log" |
 			head -60

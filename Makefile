@@ -4,11 +4,12 @@
 VARIANT ?= series
 S := scripts
 
-.PHONY: help run check tree export kernel selftests initramfs vm clean distclean
+.PHONY: help run check bench tree export kernel selftests initramfs vm clean distclean
 
 help:
 	@echo "make run        build the patched kernel, boot it in QEMU, show it working"
 	@echo "make check      every test; ends with 'N passed, N failed, N skipped'"
+	@echo "make bench      fault queue figures, series against the peer kernel"
 	@echo "make tree       build/linux from the Debian source, base/ and patches/"
 	@echo "make export     write build/linux's commits back to base/ and patches/"
 	@echo "make kernel     build one variant (VARIANT=series|upstream)"
@@ -21,6 +22,9 @@ run:
 
 check:
 	@$(S)/check.sh
+
+bench:
+	@$(S)/bench.sh $(RUNS)
 
 tree:
 	@$(S)/tree.sh $(if $(filter upstream,$(VARIANT)),upstream,linux)

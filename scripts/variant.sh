@@ -7,8 +7,8 @@
 #            upstream  build/upstream/linux: the unrewound Debian tree, our peer
 #   STEP     tree | kernel | selftests | initramfs | vm
 #   MODE     for vm: check (every test program but the VT-d ones, with
-#            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on) or
-#            run (the demo)
+#            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on),
+#            run (the demo) or bench (the benchmark, bench/)
 #
 # Layout: each variant's sources are at <root>/linux and its objects at
 # <root>/out/<variant>, so ccache (with CCACHE_BASEDIR=build/) sees the same
@@ -50,13 +50,16 @@ run_step() {
 	initramfs)
 		run_step selftests
 		# The demo uses test ops of the series' mock device; the peer
-		# has none of them and boots without it.
+		# has none of them and boots without it. The benchmark uses
+		# only what both have.
+		local demo=
 		if [ "$variant" != upstream ]; then
 			"$top/scripts/demo.sh" "$src" "$out" "$out/demo"
-			"$top/scripts/initramfs.sh" "$tests" "$initrd" "$out/demo"
-		else
-			"$top/scripts/initramfs.sh" "$tests" "$initrd"
-		fi ;;
+			demo=$out/demo
+		fi
+		"$top/scripts/demo.sh" "$src" "$out" "$out/bench" bench
+		"$top/scripts/initramfs.sh" "$tests" "$initrd" "$demo" \
+			"$out/bench" ;;
 	vm)
 		run_step initramfs
 		mkdir -p "$logdir"

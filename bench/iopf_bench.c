@@ -136,17 +136,6 @@ static void run_phases(uint64_t *trig, uint64_t *rd, uint64_t *wr)
 		t[1][i] = t2 - t1;
 		t[2][i] = now_ns() - t2;
 	}
-	for (int k = 0; k < 3; k++) {
-		uint64_t sum = 0;
-		for (i = 0; i != ROUNDTRIPS; i++)
-			sum += t[k][i];
-		qsort(t[k], ROUNDTRIPS, 8, cmp_u64);
-		printf("# phase %d mean %llu p90 %llu p99 %llu max %llu\n", k,
-		       (unsigned long long)(sum / ROUNDTRIPS),
-		       (unsigned long long)t[k][ROUNDTRIPS * 9 / 10],
-		       (unsigned long long)t[k][ROUNDTRIPS * 99 / 100],
-		       (unsigned long long)t[k][ROUNDTRIPS - 1]);
-	}
 	*trig = median(t[0], ROUNDTRIPS);
 	*rd = median(t[1], ROUNDTRIPS);
 	*wr = median(t[2], ROUNDTRIPS);

@@ -2,6 +2,10 @@
 # See README.md. Every target installs what it needs on first use.
 
 VARIANT ?= series
+# ARCH=arm64 (make check|vm|run|kernel ARCH=arm64): the arm64 variant, cross
+# built in build/out/arm64 and booted on QEMU virt with an emulated SMMUv3
+# (TCG). Like every variable given to make, it reaches the scripts through
+# the environment; unset means x86_64.
 S := scripts
 
 .PHONY: help run check bench tree export kernel selftests initramfs vm clean distclean
@@ -16,6 +20,8 @@ help:
 	@echo "make selftests  build the iommu selftests for VARIANT"
 	@echo "make vm         boot VARIANT and run its tests"
 	@echo "make clean      remove build outputs, keep the work trees"
+	@echo "ARCH=arm64      with check, run, kernel, selftests, initramfs, vm:"
+	@echo "                the arm64 variant (QEMU virt, emulated SMMUv3)"
 
 run:
 	@$(S)/variant.sh $(VARIANT) vm run

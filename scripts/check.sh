@@ -8,8 +8,17 @@
 #   vm-vtd     the VT-d (vfio-pci) programs, in a boot with intel_iommu=on
 #   debug,     the same two on a kernel with KASAN, lockdep, kmemleak,
 #   debug-vtd  DEBUG_OBJECTS/LIST and the hung task detector
+#   arm64      the series cross built for arm64 and booted on QEMU virt with
+#              an emulated SMMUv3 (TCG): every program, the vfio one against
+#              the real SMMUv3 driver; a kernel splat anywhere fails it
+#   noliburing the iommu selftests build without liburing (the io_uring
+#              cases of iommufd_fault_events then skip)
 #   checkpatch checkpatch.pl --strict on every patch
 #   bisect     every patch of the series builds on its own
+#
+# ARCH=arm64 (make check ARCH=arm64) runs the arm64 step alone. SRC=DIR
+# builds and boots the kernel sources in DIR instead of build/linux (see
+# variant.sh); build/linux is then left alone.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,15 +70,22 @@ step() {
 }
 
 "$top/scripts/deps.sh" || exit 1
-"$top/scripts/tree.sh" --keep linux || exit 1
+"$top/scripts/deps.sh" arm64 || exit 1
+[ -n "${SRC:-}" ] || "$top/scripts/tree.sh" --keep linux || exit 1
 
-step vm "$top/scripts/variant.sh" series vm check
-step vm-vtd "$top/scripts/variant.sh" series vm vtd
-step debug "$top/scripts/variant.sh" debug vm check
-step debug-vtd "$top/scripts/variant.sh" debug vm vtd
-step warnings "$top/scripts/warnings.sh"
-step checkpatch "$top/scripts/checkpatch.sh"
-step bisect "$top/scripts/bisect.sh"
+if [ "${ARCH:-x86_64}" = arm64 ]; then
+	step arm64 "$top/scripts/variant.sh" series vm check
+else
+	step vm "$top/scripts/variant.sh" series vm check
+	step vm-vtd "$top/scripts/variant.sh" series vm vtd
+	step debug "$top/scripts/variant.sh" debug vm check
+	step debug-vtd "$top/scripts/variant.sh" debug vm vtd
+	step arm64 env ARCH=arm64 "$top/scripts/variant.sh" series vm check
+	step warnings "$top/scripts/warnings.sh"
+	step noliburing "$top/scripts/selftests-noliburing.sh"
+	step checkpatch "$top/scripts/checkpatch.sh"
+	step bisect "$top/scripts/bisect.sh"
+fi
 
 if [ -n "$failures" ]; then
 	echo "failed:"

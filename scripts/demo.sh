@@ -2,15 +2,17 @@
 # Build the programs of demo/ (or of another directory of the project, as
 # bench/) statically against a kernel build's uapi headers and the iommufd
 # selftest header of its source tree.
-# Usage: demo.sh SRC OUT DEST [DIR]
+# Usage: [ARCH=arm64] demo.sh SRC OUT DEST [DIR]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$1 out=$2 dest=$3 dir=${4:-demo}
 rm -rf "$dest"
 mkdir -p "$dest"
+cc=gcc
+[ "${ARCH:-}" = arm64 ] && cc=aarch64-linux-gnu-gcc
 for c in "$top/$dir"/*.c; do
-	gcc -static -O2 -Wall -Werror -pthread -isystem "$out/usr/include" \
+	"$cc" -static -O2 -Wall -Werror -pthread -isystem "$out/usr/include" \
 		-I "$src/drivers/iommu/iommufd" -I "$top/demo" \
 		-o "$dest/$(basename "$c" .c)" "$c"
 done

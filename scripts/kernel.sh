@@ -1,9 +1,11 @@
 #!/bin/bash
-# Usage: scripts/kernel.sh SRC OUT FRAGMENT...
+# Usage: [ARCH=arm64] scripts/kernel.sh SRC OUT FRAGMENT...
 #
 # Configure (tinyconfig + fragments) and build an x86_64 bzImage out of tree
 # in OUT, plus the uapi headers in OUT/usr/include for the selftests.
 # Result: OUT/arch/x86/boot/bzImage
+# With ARCH=arm64: cross built with Debian's aarch64-linux-gnu-gcc, result
+# OUT/arch/arm64/boot/Image.
 #
 # Incremental: the config step only re-runs when the fragments' contents
 # change (sha256 stamp in OUT/.fragments.sha256) or OUT/.config is missing, so
@@ -27,7 +29,16 @@ done
 
 # ARCH=x86_64 (not the default x86) so tinyconfig starts out 64-bit.
 # CC is identical for every invocation so kconfig never sees a compiler change.
-MAKE=(make -C "$SRC" O="$OUT" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)")
+case ${ARCH:-x86_64} in
+x86_64|x86)
+	MAKE=(make -C "$SRC" O="$OUT" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)")
+	IMAGE=bzImage IMAGE_PATH=arch/x86/boot/bzImage ;;
+arm64)
+	MAKE=(make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+	      CC="ccache aarch64-linux-gnu-gcc" -j"$(nproc)")
+	IMAGE=Image IMAGE_PATH=arch/arm64/boot/Image ;;
+*) echo "kernel.sh: ARCH must be x86_64 or arm64, not '$ARCH'" >&2; exit 2 ;;
+esac
 
 # The stamp covers fragment order + contents.
 STAMP="$OUT/.fragments.sha256"
@@ -74,9 +85,9 @@ verify() {
 verify
 [ "$CONFIGURED" = 1 ] && echo "$want" > "$STAMP"
 
-"${MAKE[@]}" bzImage
+"${MAKE[@]}" "$IMAGE"
 # Again after the build: kbuild's syncconfig may have changed .config when
 # the tree's Kconfig changed (e.g. a patch adding a dependency).
 verify
 "${MAKE[@]}" -s headers_install >/dev/null
-echo "kernel.sh: built $OUT/arch/x86/boot/bzImage"
+echo "kernel.sh: built $OUT/$IMAGE_PATH"

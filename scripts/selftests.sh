@@ -1,10 +1,12 @@
 #!/bin/bash
-# Usage: scripts/selftests.sh SRC OUT DEST
+# Usage: [ARCH=arm64] scripts/selftests.sh SRC OUT DEST
 #
 # Build SRC/tools/testing/selftests/iommu statically against the uapi headers
 # that scripts/kernel.sh installed in OUT/usr/include, then copy every program
 # in the Makefile's TEST_GEN_PROGS into DEST (recreated each run, so programs
 # dropped by a patch do not linger). Objects live in OUT/kselftest/iommu.
+# With ARCH=arm64 they are cross built with aarch64-linux-gnu-gcc, and
+# liburing comes from ARM64_ROOT (build/arm64-root, see deps.sh arm64).
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
@@ -28,12 +30,22 @@ fi
 
 mkdir -p "$BUILD"
 ARGS=(-C "$DIR" OUTPUT="$BUILD" KHDR_INCLUDES="-isystem $OUT/usr/include")
+LDFLAGS=-static
+if [ "${ARCH:-}" = arm64 ]; then
+	ROOT=${ARM64_ROOT:-$(dirname "$(realpath "$0")")/../build/arm64-root}
+	[ -f "$ROOT/usr/include/liburing.h" ] ||
+		{ echo "selftests.sh: no arm64 liburing in $ROOT; run scripts/deps.sh arm64" >&2; exit 1; }
+	# The kernel's uapi headers first, the arm64 liburing's after them
+	ARGS=(-C "$DIR" OUTPUT="$BUILD" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+	      KHDR_INCLUDES="-isystem $OUT/usr/include -isystem $ROOT/usr/include")
+	LDFLAGS="-static -L$ROOT/usr/lib/aarch64-linux-gnu"
+fi
 # LDFLAGS via the environment, not the command line: a Makefile's own
 # `LDFLAGS +=` then still applies, while libs in LDLIBS (-luring, -lpthread)
 # land after the objects as a static link needs. CFLAGS is left alone.
 # -B: lib.mk's rules do not track iommufd_utils.h, iommufd_test.h or the
 # uapi headers, so always rebuild (a few seconds).
-LDFLAGS=-static make -B -j"$(nproc)" "${ARGS[@]}"
+LDFLAGS=$LDFLAGS make -B -j"$(nproc)" "${ARGS[@]}"
 
 # Ask make itself for TEST_GEN_PROGS (lib.mk prefixes them with $(OUTPUT)/).
 helper=$(mktemp)

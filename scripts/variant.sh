@@ -8,7 +8,15 @@
 #   STEP     tree | kernel | selftests | initramfs | vm
 #   MODE     for vm: check (every test program but the VT-d ones, with
 #            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on),
-#            run (the demo) or bench (the benchmark, bench/)
+#            run (the demo) or bench (the benchmark, bench/); with
+#            ARCH=arm64: check (every program, the vfio one against the
+#            SMMUv3 included), mock (all but the vfio one), smmu (only it)
+# Env: ARCH=arm64  cross build for arm64 (objects in <root>/out/arm64, or
+#                  <root>/out/VARIANT-arm64), booted on QEMU virt with an
+#                  emulated SMMUv3 (TCG); default x86_64
+#      SRC=DIR     kernel sources other than the variant's own tree, e.g. a
+#                  snapshot worktree DIR=<root>/linux; objects go to
+#                  <root>/out/..., and the tree step is skipped
 #
 # Layout: each variant's sources are at <root>/linux and its objects at
 # <root>/out/<variant>, so ccache (with CCACHE_BASEDIR=build/) sees the same
@@ -27,9 +35,31 @@ upstream) root=$top/build/upstream; tree=upstream ;;
 *) echo "variant.sh: unknown VARIANT '$variant' (series, debug, upstream)" >&2
    exit 2 ;;
 esac
-src=$root/linux
-out=$root/out/$variant
+arch=${ARCH:-x86_64}
+if [ -n "${SRC:-}" ]; then
+	root=$(cd "$(dirname "$SRC")" && pwd)
+	[ "$(basename "$SRC")" = linux ] ||
+		echo "variant.sh: note: SRC is not <root>/linux; ccache will not" \
+		     "share objects with build/linux" >&2
+fi
+src=${SRC:-$root/linux}
 frags=("$top/config/base.config")
+case $arch in
+x86_64|x86)
+	arch=x86_64
+	out=$root/out/$variant
+	image=arch/x86/boot/bzImage ;;
+arm64)
+	out=$root/out/arm64
+	[ "$variant" = series ] || out=$root/out/$variant-arm64
+	frags+=("$top/config/arm64.config")
+	image=arch/arm64/boot/Image
+	# The arm64 static busybox and liburing, unpacked by deps.sh arm64
+	export BUSYBOX=$top/build/arm64-root/bin/busybox
+	export ARM64_ROOT=$top/build/arm64-root ;;
+*) echo "variant.sh: unknown ARCH '$arch' (x86_64, arm64)" >&2; exit 2 ;;
+esac
+[ "$arch" = arm64 ] && export ARCH=arm64
 [ "$variant" = debug ] && frags+=("$top/config/debug.config")
 tests=$out/tests
 initrd=$out/initramfs.cpio.gz
@@ -40,7 +70,8 @@ export CCACHE_BASEDIR=$top/build
 run_step() {
 	case $1 in
 	tree)
-		"$top/scripts/tree.sh" --keep "$tree" ;;
+		[ "$arch" = arm64 ] && "$top/scripts/deps.sh" arm64
+		[ -n "${SRC:-}" ] || "$top/scripts/tree.sh" --keep "$tree" ;;
 	kernel)
 		run_step tree
 		"$top/scripts/kernel.sh" "$src" "$out" "${frags[@]}" ;;
@@ -69,12 +100,20 @@ run_step() {
 		# IOMMU registered, so with intel_iommu=on the mock devices of
 		# the iommufd selftests are Intel's and cannot be bound. The
 		# tests of the real VT-d driver (vfio) get a boot of their own.
-		case $mode in
-		check) append='iopf.skip=*vfio*' ;;
-		vtd) append='iopf.only=*vfio*'; guest=check; iommu=intel ;;
+		case $arch-$mode in
+		x86_64-check) append='iopf.skip=*vfio*' ;;
+		x86_64-vtd) append='iopf.only=*vfio*'; guest=check; iommu=intel ;;
+		# On arm64 the SMMUv3 probes devices through their firmware
+		# node (the device tree), so the mock devices, which have
+		# none, still get the mock IOMMU: one boot runs everything.
+		arm64-check) iommu=smmuv3 ;;
+		arm64-mock) append='iopf.skip=*vfio*'; guest=check; iommu=smmuv3 ;;
+		arm64-smmu) append='iopf.only=*vfio*'; guest=check; iommu=smmuv3 ;;
+		arm64-*) iommu=smmuv3 ;;
 		esac
+		[ "$arch" = arm64 ] && log=$logdir/$variant-arm64-$mode.log
 		VM_IOMMU=$iommu VM_APPEND="$append ${VM_APPEND:-}" \
-			"$top/scripts/vm.sh" "$out/arch/x86/boot/bzImage" \
+			"$top/scripts/vm.sh" "$out/$image" \
 			"$initrd" "$log" "$guest" || rc=$?
 		# The log decides: results, splats, a missing end are failures.
 		python3 "$top/scripts/tap.py" "$log" || rc=1

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Usage: scripts/vm.sh BZIMAGE INITRD LOG [MODE] [TIMEOUT_S]
+# Usage: [ARCH=arm64] scripts/vm.sh BZIMAGE INITRD LOG [MODE] [TIMEOUT_S]
 #   MODE       iopf.mode for guest/init: check (default) | run
 #   TIMEOUT_S  overall wall-clock limit (default 900); qemu is killed after it
 # Env: VM_ACCEL=tcg|kvm (default: kvm only if a probe boot shows it works),
@@ -18,6 +18,13 @@
 # PCI device (1234:11e8) for vfio-pci tests; the serial console goes to
 # stdout and LOG. Exits non-zero on timeout or if the guest never printed
 # "### DONE" (panic, crash, hang); parse LOG with scripts/tap.py.
+#
+# ARCH=arm64: BZIMAGE is an arm64 Image, booted on QEMU `virt` (device tree)
+# with `-cpu max`, always under TCG (the host is x86_64), with an emulated
+# Arm SMMUv3 (VM_IOMMU=smmuv3, the default; off: none) in front of the PCI
+# bus and the same `edu` device. The SMMUv3 driver only takes devices the
+# device tree puts behind it, so the mock devices keep the mock IOMMU and
+# every test program can run in the same boot.
 set -euo pipefail
 
 if [ $# -lt 3 ] || [ $# -gt 5 ]; then
@@ -56,36 +63,66 @@ kvm_works() {
 	[ "$(cat "$cache")" = kvm ]
 }
 
-ACCEL=${VM_ACCEL:-}
-if [ -z "$ACCEL" ]; then
-	if kvm_works; then ACCEL=kvm; else ACCEL=tcg; fi
-fi
-if [ "$ACCEL" = kvm ]; then
-	# Interrupt remapping with an in-kernel irqchip needs the split irqchip.
-	MACHINE=q35,accel=kvm,kernel-irqchip=split
-	CPU=host
-else
-	MACHINE=q35,accel=tcg
-	# "max" emulates SMEP/SMAP/PCID etc., so user-access bugs fault under TCG too.
-	CPU=max
-fi
+# QEMU q35 with an emulated VT-d (x86_64, the default)
+x86_qemu() {
+	ACCEL=${VM_ACCEL:-}
+	if [ -z "$ACCEL" ]; then
+		if kvm_works; then ACCEL=kvm; else ACCEL=tcg; fi
+	fi
+	if [ "$ACCEL" = kvm ]; then
+		# Interrupt remapping with an in-kernel irqchip needs the split irqchip.
+		MACHINE=q35,accel=kvm,kernel-irqchip=split
+		CPU=host
+	else
+		MACHINE=q35,accel=tcg
+		# "max" emulates SMEP/SMAP/PCID etc., so user-access bugs fault under TCG too.
+		CPU=max
+	fi
 
-# intel-iommu must come before the PCI devices it translates.
-#  x-scalable-mode=on: the driver's default (scalable) mode, PASID tables.
-#  intremap=on: IR remapping probes too (DMAR + IR, like real hardware).
-case ${VM_IOMMU:-off} in
-intel) IOMMU_ARG=intel_iommu=on ;;
-off) IOMMU_ARG=intel_iommu=off ;;
-*) echo "vm.sh: VM_IOMMU must be off or intel" >&2; exit 2 ;;
+	# intel-iommu must come before the PCI devices it translates.
+	#  x-scalable-mode=on: the driver's default (scalable) mode, PASID tables.
+	#  intremap=on: IR remapping probes too (DMAR + IR, like real hardware).
+	case ${VM_IOMMU:-off} in
+	intel) IOMMU_ARG=intel_iommu=on ;;
+	off) IOMMU_ARG=intel_iommu=off ;;
+	*) echo "vm.sh: VM_IOMMU must be off or intel" >&2; exit 2 ;;
+	esac
+	APPEND="console=ttyS0 $IOMMU_ARG iopf.mode=$MODE panic=-1 ${VM_APPEND:-}"
+	QEMU=(qemu-system-x86_64 -M "$MACHINE" -cpu "$CPU"
+		-smp "${VM_SMP:-2}" -m "${VM_MEM:-2G}"
+		-nodefaults -no-user-config -display none -serial stdio -monitor none
+		-no-reboot
+		-device intel-iommu,intremap=on,x-scalable-mode=on
+		-device edu
+		-kernel "$BZIMAGE" -initrd "$INITRD" -append "$APPEND")
+}
+
+# QEMU virt with an emulated SMMUv3 (ARCH=arm64), TCG only
+arm64_qemu() {
+	ACCEL=${VM_ACCEL:-tcg}
+	[ "$ACCEL" = tcg ] ||
+		{ echo "vm.sh: arm64 guests run under TCG only" >&2; exit 2; }
+	VM_IOMMU=${VM_IOMMU:-smmuv3}
+	case $VM_IOMMU in
+	smmuv3) MACHINE=virt,gic-version=3,iommu=smmuv3,accel=tcg ;;
+	off) MACHINE=virt,gic-version=3,accel=tcg ;;
+	*) echo "vm.sh: VM_IOMMU must be smmuv3 or off on arm64" >&2; exit 2 ;;
+	esac
+	# gic-version=3: the GICv3 ITS isolates MSIs, which iommufd needs
+	# to bind a VFIO device (with GICv2 it refuses: EPERM)
+	APPEND="console=ttyAMA0 iopf.mode=$MODE panic=-1 ${VM_APPEND:-}"
+	QEMU=(qemu-system-aarch64 -M "$MACHINE" -cpu max
+		-smp "${VM_SMP:-2}" -m "${VM_MEM:-2G}"
+		-nodefaults -no-user-config -display none -serial stdio -monitor none
+		-no-reboot
+		-device edu
+		-kernel "$BZIMAGE" -initrd "$INITRD" -append "$APPEND")
+}
+
+case ${ARCH:-x86_64} in
+arm64) arm64_qemu ;;
+*) x86_qemu ;;
 esac
-APPEND="console=ttyS0 $IOMMU_ARG iopf.mode=$MODE panic=-1 ${VM_APPEND:-}"
-QEMU=(qemu-system-x86_64 -M "$MACHINE" -cpu "$CPU"
-	-smp "${VM_SMP:-2}" -m "${VM_MEM:-2G}"
-	-nodefaults -no-user-config -display none -serial stdio -monitor none
-	-no-reboot
-	-device intel-iommu,intremap=on,x-scalable-mode=on
-	-device edu
-	-kernel "$BZIMAGE" -initrd "$INITRD" -append "$APPEND")
 
 mkdir -p "$(dirname "$LOG")"
 # First LOG line records how the guest was started.

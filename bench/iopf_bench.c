@@ -6,10 +6,15 @@
  * Every fault comes from the mock device (IOMMU_TEST_OP_TRIGGER_IOPF), so
  * each figure includes that ioctl and the io-pgfault core, which both
  * kernels share. Each case runs ROUNDS times and the median round is
- * reported; the wakeup case reports the median and the 99th percentile of
+ * reported; the wakeup cases report the median and the 99th percentile of
  * single faults. Output is TAP: one "ok" line per case carrying
- * "bench: <case> <value> <unit>", read by scripts/bench.sh.
+ * "bench: <case> <value> <unit>" (value "n/a" where the kernel lacks what
+ * the case needs), read by scripts/bench.sh.
  *
+ *   memory      kernel slab memory per fault with 4096 faults queued and
+ *               unread (/proc/meminfo Slab after vm.stat_refresh, measured
+ *               first in the boot, before any other case)
+ *   memory_read the same once all 4096 have been read and not answered
  *   roundtrip   trigger one fault, read its record, write its response
  *   trigger, read, write
  *               the three calls of roundtrip, each timed alone (median of
@@ -19,15 +24,47 @@
  *               answered newest first, one write() each
  *   wakeup      a second thread sleeps in poll(); time from the trigger to
  *               the record in its buffer
+ *   vmm         QEMU's pattern: the main thread is the device and raises
+ *               faults (at most VMM_WINDOW unanswered); a second thread sleeps
+ *               in poll() on the O_NONBLOCK fd, and on each wakeup reads up
+ *               to 100 records and answers them in one write(). Time per
+ *               fault (1e9 / faults per second), and p50/p99 of trigger ->
+ *               response at the device; the mock device logs the response
+ *               synchronously inside write(), so "at the device" is timed
+ *               when write() returns
+ *   vmm_cpu     the CPU time of the consumer thread (CLOCK_THREAD_CPUTIME_ID)
+ *               per fault: what resolving faults costs the VMM's fault
+ *               thread, where "vmm" is bounded by the device thread
+ *   uring       the same with a read always posted through io_uring on an
+ *               IOMMU_FAULT_QUEUE_WAIT queue and the responses written
+ *               through io_uring (raw io_uring syscalls, no liburing); "n/a"
+ *               on a kernel that refuses the flag (EOPNOTSUPP)
+ *
+ * Every time case also has a "floor_<case>": the same syscall sequence with
+ * no fault work. The trigger is a query-only test op both kernels have
+ * (IOMMU_TEST_OP_MD_CHECK_IOTLB: the same ioctl dispatch and object lookup
+ * as the trigger), a read of the records is a read of /dev/zero of the same
+ * size, a write of the responses a write to /dev/null of the same size.
+ * Where a thread sleeps for the fault, the floor's device also writes an
+ * eventfd, which the other thread polls (or keeps an io_uring read posted
+ * on) and reads, so the floor's device makes two syscalls where the real
+ * one makes one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+
+#include <linux/io_uring.h>
 
 #include "mock_iopf.h"
 
@@ -36,9 +73,21 @@
 #define BACKLOG 4096
 #define ROUNDTRIPS 2000
 #define WAKEUPS 1000
+#define VMM_FAULTS 4000
+#define VMM_READ 100		/* records per read, as QEMU */
+#define VMM_WINDOW 64		/* faults the device has outstanding at most */
+
+/* IOMMU_FAULT_QUEUE_WAIT of the series; the peer's header has no such flag */
+#define BENCH_QUEUE_WAIT (1u << 0)
+
+typedef struct iommu_hwpt_pgfault rec_t;
+typedef struct iommu_hwpt_page_response resp_t;
 
 static struct mock_iopf m;
 static int step;
+static int zero_fd, null_fd;	/* /dev/zero and /dev/null, for the floors */
+static bool floor_mode;		/* the cases do the floor's syscalls */
+static bool profiling;		/* IOPF_BENCH_TRACE: a traced round too */
 
 static uint64_t now_ns(void)
 {
@@ -68,13 +117,28 @@ static uint64_t median(uint64_t *v, unsigned int n)
 	return v[n / 2];
 }
 
+static void report(const char *name, int64_t value, const char *unit)
+{
+	printf("ok %d - bench: %s%s %lld %s\n", ++step,
+	       floor_mode ? "floor_" : "", name, (long long)value, unit);
+	fflush(stdout);
+}
+
+static void report_na(const char *name, const char *unit, const char *why)
+{
+	printf("ok %d - bench: %s%s n/a %s # %s\n", ++step,
+	       floor_mode ? "floor_" : "", name, unit, why);
+	fflush(stdout);
+}
+
 /* Read exactly @n records, in as many reads as it takes */
-static void read_records(struct iommu_hwpt_pgfault *rec, unsigned int n)
+static void read_records(rec_t *rec, unsigned int n)
 {
 	size_t want = n * sizeof(*rec), got = 0;
+	int fd = floor_mode ? zero_fd : m.fault_fd;
 
 	while (got < want) {
-		ssize_t ret = read(m.fault_fd, (char *)rec + got, want - got);
+		ssize_t ret = read(fd, (char *)rec + got, want - got);
 
 		if (ret <= 0)
 			die("read fault records");
@@ -82,30 +146,66 @@ static void read_records(struct iommu_hwpt_pgfault *rec, unsigned int n)
 	}
 }
 
-static void respond(const struct iommu_hwpt_pgfault *rec, unsigned int n)
+static void fill_responses(resp_t *resp, const rec_t *rec, unsigned int n)
 {
-	struct iommu_hwpt_page_response resp[BATCH];
 	unsigned int i;
 
 	for (i = 0; i != n; i++) {
 		resp[i].cookie = rec[i].cookie;
 		resp[i].code = IOMMUFD_PAGE_RESP_SUCCESS;
 	}
-	if (write(m.fault_fd, resp, n * sizeof(*resp)) !=
-	    (ssize_t)(n * sizeof(*resp)))
+}
+
+static void respond(const rec_t *rec, unsigned int n)
+{
+	resp_t resp[VMM_READ];
+	int fd = floor_mode ? null_fd : m.fault_fd;
+
+	fill_responses(resp, rec, n);
+	if (write(fd, resp, n * sizeof(*resp)) != (ssize_t)(n * sizeof(*resp)))
 		die("write responses");
+}
+
+/* The floor of a trigger: a query-only test op, same dispatch and lookup */
+static int noop_op(void)
+{
+	struct iommu_test_cmd cmd = {
+		.id = m.hwpt_id,
+		.check_iotlb = {
+			.id = 0,
+			.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+		},
+	};
+
+	return mock_test_cmd(m.iommufd, &cmd, IOMMU_TEST_OP_MD_CHECK_IOTLB);
+}
+
+static uint64_t fault_addr(__u32 i)
+{
+	return 0x100000 + (__u64)i * 4096;
 }
 
 static void trigger(__u32 grpid)
 {
-	if (mock_trigger(&m, grpid & 0x1ff, 0x100000 + (__u64)grpid * 4096))
+	if (floor_mode ? noop_op() :
+	    mock_trigger(&m, grpid & 0x1ff, fault_addr(grpid)))
 		die("trigger a fault");
+}
+
+/* A fault for a thread that sleeps on @efd (the floor's): trigger + wake */
+static void trigger_wake(__u32 i, int efd)
+{
+	uint64_t one = 1;
+
+	trigger(i);
+	if (floor_mode && write(efd, &one, sizeof(one)) != sizeof(one))
+		die("write the eventfd");
 }
 
 /* Each case returns ns per fault for one round */
 static uint64_t run_roundtrip(void)
 {
-	struct iommu_hwpt_pgfault rec;
+	rec_t rec;
 	uint64_t t0 = now_ns();
 	unsigned int i;
 
@@ -121,7 +221,7 @@ static uint64_t run_roundtrip(void)
 static void run_phases(uint64_t *trig, uint64_t *rd, uint64_t *wr)
 {
 	static uint64_t t[3][ROUNDTRIPS];
-	struct iommu_hwpt_pgfault rec;
+	rec_t rec;
 	unsigned int i;
 
 	for (i = 0; i != ROUNDTRIPS; i++) {
@@ -143,7 +243,7 @@ static void run_phases(uint64_t *trig, uint64_t *rd, uint64_t *wr)
 
 static uint64_t run_batch(void)
 {
-	struct iommu_hwpt_pgfault rec[BATCH];
+	rec_t rec[BATCH];
 	unsigned int i, j, n = ROUNDTRIPS / BATCH;
 	uint64_t t0 = now_ns();
 
@@ -158,7 +258,7 @@ static uint64_t run_batch(void)
 
 static uint64_t run_backlog(void)
 {
-	static struct iommu_hwpt_pgfault rec[BACKLOG];
+	static rec_t rec[BACKLOG];
 	uint64_t t0 = now_ns();
 	unsigned int i;
 
@@ -175,6 +275,7 @@ struct waiter {
 	uint64_t sent;		/* when the fault was triggered */
 	uint64_t lat[WAKEUPS];
 	unsigned int n;
+	int efd;		/* the floor's eventfd */
 	bool go, stop;
 	const char *failed;
 };
@@ -182,8 +283,11 @@ struct waiter {
 static void *waiter_thread(void *arg)
 {
 	struct waiter *w = arg;
-	struct iommu_hwpt_pgfault rec;
-	struct pollfd pfd = { .fd = m.fault_fd, .events = POLLIN };
+	rec_t rec;
+	struct pollfd pfd = {
+		.fd = floor_mode ? w->efd : m.fault_fd,
+		.events = POLLIN,
+	};
 
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		int ret = poll(&pfd, 1, 100);
@@ -194,7 +298,10 @@ static void *waiter_thread(void *arg)
 		}
 		if (!ret)
 			continue;
-		if (read(m.fault_fd, &rec, sizeof(rec)) != sizeof(rec)) {
+		/* The floor reads the eventfd: 8 bytes for a 40 byte record */
+		ret = floor_mode ? read(w->efd, &rec, 8) ==  8 :
+			read(m.fault_fd, &rec, sizeof(rec)) == sizeof(rec);
+		if (!ret) {
 			w->failed = "read in the waiter";
 			break;
 		}
@@ -214,6 +321,9 @@ static void run_wakeup(uint64_t *p50, uint64_t *p99)
 	unsigned int i;
 
 	memset(&w, 0, sizeof(w));
+	w.efd = eventfd(0, EFD_NONBLOCK);
+	if (w.efd < 0)
+		die("eventfd");
 	if (pthread_create(&thread, NULL, waiter_thread, &w))
 		die("start the waiter");
 	for (i = 0; i != WAKEUPS && !w.failed; i++) {
@@ -221,12 +331,13 @@ static void run_wakeup(uint64_t *p50, uint64_t *p99)
 		usleep(200);
 		__atomic_store_n(&w.go, false, __ATOMIC_RELAXED);
 		__atomic_store_n(&w.sent, now_ns(), __ATOMIC_RELEASE);
-		trigger(i);
+		trigger_wake(i, w.efd);
 		while (!__atomic_load_n(&w.go, __ATOMIC_ACQUIRE))
 			sched_yield();
 	}
 	__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
+	close(w.efd);
 	if (w.failed || w.n != WAKEUPS) {
 		errno = EIO;
 		die(w.failed ?: "the waiter missed faults");
@@ -236,11 +347,548 @@ static void run_wakeup(uint64_t *p50, uint64_t *p99)
 	*p99 = w.lat[w.n * 99 / 100];
 }
 
-static void report(const char *name, uint64_t value, const char *unit)
+/*
+ * A minimal io_uring, on the raw syscalls: the program stays static and
+ * needs no liburing.
+ */
+struct ring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array;
+	unsigned int *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned int to_submit;
+	void *sq_ptr, *cq_ptr;
+	size_t sq_len, cq_len, sqes_len;
+};
+
+static int ring_setup(struct ring *r, unsigned int entries)
 {
-	printf("ok %d - bench: %s %llu %s\n", ++step, name,
-	       (unsigned long long)value, unit);
-	fflush(stdout);
+	struct io_uring_params p = {};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = syscall(__NR_io_uring_setup, entries, &p);
+	if (r->fd < 0)
+		return -1;
+	r->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP) {
+		if (r->cq_len > r->sq_len)
+			r->sq_len = r->cq_len;
+		r->cq_len = 0;
+	}
+	r->sq_ptr = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	if (r->sq_ptr == MAP_FAILED)
+		return -1;
+	r->cq_ptr = r->sq_ptr;
+	if (r->cq_len) {
+		r->cq_ptr = mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_POPULATE, r->fd,
+				 IORING_OFF_CQ_RING);
+		if (r->cq_ptr == MAP_FAILED)
+			return -1;
+	}
+	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED)
+		return -1;
+	r->sq_tail = (void *)((char *)r->sq_ptr + p.sq_off.tail);
+	r->sq_mask = (void *)((char *)r->sq_ptr + p.sq_off.ring_mask);
+	r->sq_array = (void *)((char *)r->sq_ptr + p.sq_off.array);
+	r->cq_head = (void *)((char *)r->cq_ptr + p.cq_off.head);
+	r->cq_tail = (void *)((char *)r->cq_ptr + p.cq_off.tail);
+	r->cq_mask = (void *)((char *)r->cq_ptr + p.cq_off.ring_mask);
+	r->cqes = (void *)((char *)r->cq_ptr + p.cq_off.cqes);
+	return 0;
+}
+
+static void ring_free(struct ring *r)
+{
+	munmap(r->sqes, r->sqes_len);
+	if (r->cq_len)
+		munmap(r->cq_ptr, r->cq_len);
+	munmap(r->sq_ptr, r->sq_len);
+	close(r->fd);
+}
+
+/* Queue a read or write of @fd (op), to be submitted by ring_enter() */
+static void ring_prep(struct ring *r, __u8 op, int fd, void *buf, size_t len,
+		      __u64 user_data)
+{
+	unsigned int tail = *r->sq_tail, idx = tail & *r->sq_mask;
+	struct io_uring_sqe *sqe = &r->sqes[idx];
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->fd = fd;
+	sqe->off = (__u64)-1;	/* the file position: a stream */
+	sqe->addr = (__u64)(unsigned long)buf;
+	sqe->len = len;
+	sqe->user_data = user_data;
+	r->sq_array[idx] = idx;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	r->to_submit++;
+}
+
+static int ring_enter(struct ring *r, unsigned int wait_nr)
+{
+	int ret = syscall(__NR_io_uring_enter, r->fd, r->to_submit, wait_nr,
+			  wait_nr ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
+
+	if (ret >= 0)
+		r->to_submit -= ret;
+	return ret < 0 ? -1 : 0;
+}
+
+/* The next completion, or false when there is none */
+static bool ring_cqe(struct ring *r, struct io_uring_cqe *out)
+{
+	unsigned int head = *r->cq_head;
+
+	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		return false;
+	*out = r->cqes[head & *r->cq_mask];
+	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * vmm and uring: the main thread is the device, a consumer thread resolves
+ * its faults. The device waits (yielding) while VMM_WINDOW of its faults are
+ * unanswered, as a device with that many page requests in flight.
+ */
+struct vmm {
+	bool uring;
+	int fd;			/* the fault queue, or the floor's eventfd */
+	uint64_t t_trigger[VMM_FAULTS];
+	uint64_t t_return[VMM_FAULTS];	/* the trigger returned (profile) */
+	uint64_t lat[VMM_FAULTS];
+	unsigned int answered;	/* written back, the device may go on */
+	unsigned int taken;	/* records read so far */
+	unsigned int reads;	/* reads that gave records */
+	unsigned int stalls;	/* faults the device held back: window full */
+	uint64_t cpu;		/* CPU time of the consumer thread, ns */
+	const char *failed;
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * The records @rec (@n of them, read when @taken had been) were answered at
+ * @t: their latencies. The floor's records are numbered in the order read.
+ */
+static void vmm_answered(struct vmm *v, const rec_t *rec, unsigned int n,
+			 unsigned int taken, uint64_t t)
+{
+	unsigned int i;
+
+	for (i = 0; i != n; i++) {
+		unsigned int idx = floor_mode ? taken + i :
+			(rec[i].addr - fault_addr(0)) / 4096;
+
+		if (idx < VMM_FAULTS)
+			v->lat[idx] = t - v->t_trigger[idx];
+	}
+	__atomic_add_fetch(&v->answered, n, __ATOMIC_RELEASE);
+}
+
+/* How many records a read of @ret bytes gave (the floor: the eventfd count) */
+static unsigned int vmm_records(const void *buf, ssize_t ret)
+{
+	if (floor_mode)
+		return ret == 8 ? *(const uint64_t *)buf : 0;
+	return ret > 0 ? ret / sizeof(rec_t) : 0;
+}
+
+static void *vmm_poll_thread(void *arg)
+{
+	struct vmm *v = arg;
+	rec_t rec[VMM_READ];
+	resp_t resp[VMM_READ];
+	struct pollfd pfd = { .fd = v->fd, .events = POLLIN };
+	uint64_t cpu0 = thread_cpu_ns();
+	int idle = 0;
+
+	while (__atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS) {
+		unsigned int n;
+		ssize_t ret;
+
+		ret = poll(&pfd, 1, 1000);
+		if (ret < 0 || (!ret && ++idle == 10)) {
+			v->failed = ret < 0 ? "poll" : "no fault for 10 s";
+			break;
+		}
+		if (!ret)
+			continue;
+		ret = read(v->fd, rec, floor_mode ? 8 : sizeof(rec));
+		if (ret < 0 && errno != EAGAIN) {
+			v->failed = "read";
+			break;
+		}
+		n = vmm_records(rec, ret);
+		if (!n)
+			continue;
+		if (n > VMM_READ) {
+			errno = EIO;
+			v->failed = "eventfd count";
+			break;
+		}
+		fill_responses(resp, rec, n);
+		ret = write(floor_mode ? null_fd : v->fd, resp,
+			    n * sizeof(resp_t));
+		if (ret != (ssize_t)(n * sizeof(resp_t))) {
+			v->failed = "write";
+			break;
+		}
+		vmm_answered(v, rec, n, v->taken, now_ns());
+		v->taken += n;
+		v->reads++;
+	}
+	v->cpu = thread_cpu_ns() - cpu0;
+	if (v->failed)
+		__atomic_store_n(&v->answered, VMM_FAULTS, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* user_data: the read, the cancel, URING_WRITE + slot for the writes */
+enum { URING_READ = 1, URING_CANCEL, URING_WRITE = 16 };
+#define URING_SLOTS 8
+
+/* A write of responses in flight, with what it answers */
+struct uring_slot {
+	bool busy;
+	unsigned int n, taken;
+	rec_t rec[VMM_READ];
+	resp_t resp[VMM_READ];
+};
+
+static void *vmm_uring_thread(void *arg)
+{
+	static struct uring_slot slot[URING_SLOTS];
+	struct vmm *v = arg;
+	rec_t rec[VMM_READ];
+	bool read_posted = true;
+	struct io_uring_cqe cqe;
+	uint64_t cpu0 = thread_cpu_ns();
+	struct ring r;
+
+	memset(slot, 0, sizeof(slot));
+	if (ring_setup(&r, 2 * URING_SLOTS)) {
+		v->failed = "io_uring_setup";
+		goto out;
+	}
+	ring_prep(&r, IORING_OP_READ, v->fd, rec,
+		  floor_mode ? 8 : sizeof(rec), URING_READ);
+	while (__atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS) {
+		uint64_t t;
+
+		if (ring_enter(&r, 1)) {
+			v->failed = "io_uring_enter";
+			break;
+		}
+		t = now_ns();
+		while (!v->failed && ring_cqe(&r, &cqe)) {
+			struct uring_slot *s;
+			unsigned int n, i;
+
+			if (cqe.user_data >= URING_WRITE) {
+				s = &slot[cqe.user_data - URING_WRITE];
+				if (cqe.res != (int)(s->n * sizeof(resp_t))) {
+					errno = -cqe.res;
+					v->failed = "io_uring write";
+					break;
+				}
+				s->busy = false;
+				vmm_answered(v, s->rec, s->n, s->taken, t);
+				continue;
+			}
+			read_posted = false;
+			if (cqe.res < 0) {
+				errno = -cqe.res;
+				v->failed = "io_uring read";
+				break;
+			}
+			n = vmm_records(rec, cqe.res);
+			for (i = 0; i != URING_SLOTS && slot[i].busy; i++)
+				;
+			if (n > VMM_READ || i == URING_SLOTS) {
+				errno = EIO;
+				v->failed = n > VMM_READ ? "eventfd count" :
+					"too many writes in flight";
+				break;
+			}
+			if (!n)
+				continue;
+			s = &slot[i];
+			s->busy = true;
+			s->n = n;
+			s->taken = v->taken;
+			v->taken += n;
+			v->reads++;
+			memcpy(s->rec, rec, n * sizeof(rec[0]));
+			fill_responses(s->resp, rec, n);
+			ring_prep(&r, IORING_OP_WRITE,
+				  floor_mode ? null_fd : v->fd, s->resp,
+				  n * sizeof(resp_t), URING_WRITE + i);
+		}
+		if (v->failed)
+			break;
+		/* Keep a read posted while faults are to come */
+		if (!read_posted && v->taken < VMM_FAULTS) {
+			ring_prep(&r, IORING_OP_READ, v->fd, rec,
+				  floor_mode ? 8 : sizeof(rec), URING_READ);
+			read_posted = true;
+		}
+	}
+	/* A read still posted would take a fault of the next round */
+	if (read_posted) {
+		unsigned int tail = *r.sq_tail, idx = tail & *r.sq_mask;
+		struct io_uring_sqe *sqe = &r.sqes[idx];
+		int left = 2;
+
+		memset(sqe, 0, sizeof(*sqe));
+		sqe->opcode = IORING_OP_ASYNC_CANCEL;
+		sqe->addr = URING_READ;
+		sqe->user_data = URING_CANCEL;
+		r.sq_array[idx] = idx;
+		__atomic_store_n(r.sq_tail, tail + 1, __ATOMIC_RELEASE);
+		r.to_submit++;
+		while (left > 0 && !ring_enter(&r, 1))
+			while (left > 0 && ring_cqe(&r, &cqe))
+				left--;
+	}
+	ring_free(&r);
+	v->cpu = thread_cpu_ns() - cpu0;
+out:
+	if (v->failed)
+		__atomic_store_n(&v->answered, VMM_FAULTS, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* One round of vmm or uring on @fd: returns ns per fault */
+static uint64_t run_vmm_round(struct vmm *v, int fd, uint64_t *lat)
+{
+	pthread_t thread;
+	uint64_t t0;
+	unsigned int i;
+	bool uring = v->uring;
+
+	memset(v, 0, sizeof(*v));
+	v->uring = uring;
+	v->fd = fd;
+	if (pthread_create(&thread, NULL,
+			   uring ? vmm_uring_thread : vmm_poll_thread, v))
+		die("start the consumer");
+	t0 = now_ns();
+	for (i = 0; i != VMM_FAULTS; i++) {
+		if ((int)(i - __atomic_load_n(&v->answered,
+					      __ATOMIC_ACQUIRE)) >= VMM_WINDOW)
+			v->stalls++;
+		while ((int)(i - __atomic_load_n(&v->answered,
+						 __ATOMIC_ACQUIRE)) >= VMM_WINDOW)
+			sched_yield();
+		if (v->failed)
+			break;
+		v->t_trigger[i] = now_ns();
+		trigger_wake(i, fd);
+		if (profiling)
+			v->t_return[i] = now_ns();
+	}
+	while (__atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS)
+		sched_yield();
+	t0 = now_ns() - t0;
+	pthread_join(thread, NULL);
+	if (v->failed) {
+		errno = errno ?: EIO;
+		die(v->failed);
+	}
+	memcpy(lat, v->lat, sizeof(v->lat));
+	return t0 / VMM_FAULTS;
+}
+
+static void run_vmm(const char *name, bool uring, int fd)
+{
+	static uint64_t lat[ROUNDS * VMM_FAULTS];
+	static struct vmm v;
+	uint64_t per[ROUNDS], cpu[ROUNDS];
+	unsigned int i, reads = 0, stalls = 0;
+	char p[32];
+
+	for (i = 0; i != ROUNDS; i++) {
+		v.uring = uring;
+		per[i] = run_vmm_round(&v, fd, lat + i * VMM_FAULTS);
+		cpu[i] = v.cpu / VMM_FAULTS;
+		reads += v.reads;
+		stalls += v.stalls;
+	}
+	/* How the consumer kept up: what a read gave, how often it slept */
+	printf("# %s%s: %.1f records per read, the device waited on a full "
+	       "window before %.1f %% of its faults\n", floor_mode ? "floor_" : "",
+	       name, (double)ROUNDS * VMM_FAULTS / reads,
+	       100.0 * stalls / (ROUNDS * VMM_FAULTS));
+	qsort(lat, ROUNDS * VMM_FAULTS, sizeof(lat[0]), cmp_u64);
+	report(name, median(per, ROUNDS), "ns/fault");
+	snprintf(p, sizeof(p), "%s_p50", name);
+	report(p, lat[ROUNDS * VMM_FAULTS / 2] / 1000, "us");
+	snprintf(p, sizeof(p), "%s_p99", name);
+	report(p, lat[ROUNDS * VMM_FAULTS * 99 / 100] / 1000, "us");
+	snprintf(p, sizeof(p), "%s_cpu", name);
+	report(p, median(cpu, ROUNDS), "ns/fault");
+}
+
+static void vmm_na(const char *name, const char *why)
+{
+	char p[32];
+
+	report_na(name, "ns/fault", why);
+	snprintf(p, sizeof(p), "%s_p50", name);
+	report_na(p, "us", why);
+	snprintf(p, sizeof(p), "%s_p99", name);
+	report_na(p, "us", why);
+	snprintf(p, sizeof(p), "%s_cpu", name);
+	report_na(p, "ns/fault", why);
+}
+
+/* A second fault queue, with IOMMU_FAULT_QUEUE_WAIT, on a HWPT of its own */
+static int wait_queue_fd(__u32 *hwpt_id)
+{
+	struct iommu_hwpt_selftest data = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+	};
+	struct iommu_fault_alloc fault = {
+		.size = sizeof(fault),
+		.flags = BENCH_QUEUE_WAIT,
+	};
+	struct iommu_hwpt_alloc nested = { .size = sizeof(nested) };
+
+	if (ioctl(m.iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fault))
+		return -1;
+	nested.dev_id = m.dev_id;
+	nested.pt_id = m.parent_id;
+	nested.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	nested.fault_id = fault.out_fault_id;
+	nested.data_type = IOMMU_HWPT_DATA_SELFTEST;
+	nested.data_len = sizeof(data);
+	nested.data_uptr = (__u64)(unsigned long)&data;
+	if (ioctl(m.iommufd, IOMMU_HWPT_ALLOC, &nested))
+		die("allocate a nested HWPT for the waiting queue");
+	*hwpt_id = nested.out_hwpt_id;
+	return fault.out_fault_fd;
+}
+
+static void run_uring(void)
+{
+	__u32 hwpt_id;
+	int fd = wait_queue_fd(&hwpt_id);
+
+	if (fd < 0) {
+		if (errno != EOPNOTSUPP)
+			die("IOMMU_FAULT_QUEUE_ALLOC with IOMMU_FAULT_QUEUE_WAIT");
+		vmm_na("uring", "IOMMU_FAULT_QUEUE_WAIT: EOPNOTSUPP");
+		return;
+	}
+	if (mock_replace(&m, hwpt_id))
+		die("attach the device to the waiting queue's HWPT");
+	run_vmm("uring", true, fd);
+	if (mock_replace(&m, m.hwpt_id))
+		die("attach the device back");
+	close(fd);
+}
+
+/* /proc/meminfo Slab, in bytes, with the per-CPU counters folded first */
+static long slab_bytes(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		sleep(2);	/* vmstat folds them every second */
+	if (fd >= 0)
+		close(fd);
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		die("open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb < 0)
+		die("Slab in /proc/meminfo");
+	return kb * 1024;
+}
+
+#define SLAB_CACHES 256
+struct slabs {
+	unsigned int n;
+	char name[SLAB_CACHES][32];
+	long bytes[SLAB_CACHES];	/* active objects x object size */
+};
+
+static void slabinfo(struct slabs *s)
+{
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	s->n = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && s->n != SLAB_CACHES) {
+		long active, total, size;
+
+		if (sscanf(line, "%31s %ld %ld %ld", s->name[s->n], &active,
+			   &total, &size) == 4)
+			s->bytes[s->n++] = active * size;
+	}
+	fclose(f);
+}
+
+/* What grew, for the log: where the memory of a fault goes */
+static void slab_diff(const char *when, struct slabs *a, struct slabs *b)
+{
+	unsigned int i, j;
+
+	for (i = 0; i != b->n; i++)
+		for (j = 0; j != a->n; j++)
+			if (!strcmp(a->name[j], b->name[i]) &&
+			    b->bytes[i] - a->bytes[j] >= 16 * BACKLOG)
+				printf("# %s: %s +%ld B/fault\n", when,
+				       b->name[i],
+				       (b->bytes[i] - a->bytes[j]) / BACKLOG);
+}
+
+static void run_memory(void)
+{
+	static rec_t rec[BACKLOG];
+	static struct slabs s0, s1, s2;
+	long before, queued, read_all;
+	unsigned int i;
+
+	slabinfo(&s0);
+	before = slab_bytes();
+	for (i = 0; i != BACKLOG; i++)
+		trigger(i);
+	queued = slab_bytes();
+	slabinfo(&s1);
+	for (i = 0; i != BACKLOG; i += BATCH)
+		read_records(rec + i, BATCH);
+	read_all = slab_bytes();
+	slabinfo(&s2);
+	for (i = 0; i != BACKLOG; i++)
+		respond(&rec[i], 1);
+	slab_diff("queued", &s0, &s1);
+	slab_diff("read", &s0, &s2);
+	report("memory", (queued - before) / BACKLOG, "B/fault");
+	report("memory_read", (read_all - before) / BACKLOG, "B/fault");
 }
 
 static void run_case(const char *name, uint64_t (*fn)(void))
@@ -253,13 +901,168 @@ static void run_case(const char *name, uint64_t (*fn)(void))
 	report(name, median(r, ROUNDS), "ns/fault");
 }
 
-int main(void)
+/*
+ * IOPF_BENCH_TRACE=1 (on the kernel command line): where the time of a fault
+ * goes, from the iommufd trace events of the series (the peer has none), on
+ * the CLOCK_MONOTONIC clock the program uses. Events are matched to faults
+ * by grpid (fault i has grpid i % 512, in order). Tracing adds its own cost
+ * to every stage; compare the stages, not with the untraced figures.
+ */
+#define TRACING "/sys/kernel/tracing/"
+
+static int tracefs_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), TRACING "%s", file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+enum { EV_QUEUED, EV_READ, EV_ANSWERED, EV_NR };
+static uint64_t ev_t[EV_NR][VMM_FAULTS];
+
+static int trace_start(void)
+{
+	if (access(TRACING "events/iommufd", F_OK))
+		return -1;
+	if (tracefs_write("tracing_on", "0") || tracefs_write("trace", "") ||
+	    tracefs_write("trace_clock", "mono") ||
+	    tracefs_write("buffer_size_kb", "8192") ||
+	    tracefs_write("events/iommufd/enable", "1") ||
+	    tracefs_write("tracing_on", "1"))
+		return -1;
+	return 0;
+}
+
+/* Stop tracing and fill ev_t for @n faults; false if events are missing */
+static bool trace_stop(unsigned int n)
+{
+	static const char *const name[EV_NR] = {
+		"iommufd_fault_queued:", "iommufd_fault_read:",
+		"iommufd_fault_answered:",
+	};
+	static unsigned int seen[EV_NR][512];
+	unsigned int count[EV_NR] = {}, e;
+	char line[512];
+	FILE *f;
+
+	tracefs_write("tracing_on", "0");
+	tracefs_write("events/iommufd/enable", "0");
+	memset(seen, 0, sizeof(seen));
+	f = fopen(TRACING "trace", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long sec, usec;
+		unsigned int grpid, idx;
+		char *p, *q;
+
+		for (e = 0; e != EV_NR; e++)
+			if ((p = strstr(line, name[e])))
+				break;
+		if (e == EV_NR || !(q = strstr(p, "grpid=")))
+			continue;
+		grpid = strtoul(q + 6, NULL, 10);
+		/* "<secs>.<usecs>: <event>:": back over the space, then it */
+		if (p > line)
+			p--;
+		while (p > line && p[-1] != ' ')
+			p--;
+		if (sscanf(p, "%lu.%lu:", &sec, &usec) != 2 || grpid >= 512)
+			continue;
+		idx = grpid + 512 * seen[e][grpid]++;
+		if (idx < n) {
+			ev_t[e][idx] = sec * 1000000000ULL + usec * 1000;
+			count[e]++;
+		}
+	}
+	fclose(f);
+	tracefs_write("trace", "");
+	printf("# profile: %u queued, %u read, %u answered events of %u\n",
+	       count[EV_QUEUED], count[EV_READ], count[EV_ANSWERED], n);
+	return count[EV_QUEUED] == n && count[EV_READ] == n &&
+	       count[EV_ANSWERED] == n;
+}
+
+/* p50 and p99 of @b - @a over @n faults, in us with one decimal */
+static void stage(const char *what, const uint64_t *a, const uint64_t *b,
+		  unsigned int n)
+{
+	static uint64_t d[VMM_FAULTS];
+	unsigned int i;
+
+	for (i = 0; i != n; i++)
+		d[i] = b[i] > a[i] ? b[i] - a[i] : 0;
+	qsort(d, n, sizeof(d[0]), cmp_u64);
+	printf("# profile:   %-34s p50 %7.1f us  p99 %7.1f us\n", what,
+	       d[n / 2] / 1000.0, d[n * 99 / 100] / 1000.0);
+}
+
+static void profile(void)
+{
+	static uint64_t t[4][ROUNDTRIPS];
+	static struct vmm v;
+	static uint64_t lat[VMM_FAULTS];
+	rec_t rec;
+	unsigned int i;
+
+	if (trace_start()) {
+		printf("# profile: no iommufd trace events here\n");
+		return;
+	}
+	/* roundtrip, traced: every call of one fault in a row */
+	for (i = 0; i != ROUNDTRIPS; i++) {
+		t[0][i] = now_ns();
+		trigger(i);
+		t[1][i] = now_ns();
+		read_records(&rec, 1);
+		t[2][i] = now_ns();
+		respond(&rec, 1);
+		t[3][i] = now_ns();
+	}
+	if (trace_stop(ROUNDTRIPS)) {
+		printf("# profile: roundtrip, one fault at a time\n");
+		stage("trigger called -> queued", t[0], ev_t[EV_QUEUED], ROUNDTRIPS);
+		stage("queued -> trigger returned", ev_t[EV_QUEUED], t[1], ROUNDTRIPS);
+		stage("read called -> taken", t[1], ev_t[EV_READ], ROUNDTRIPS);
+		stage("taken -> read returned", ev_t[EV_READ], t[2], ROUNDTRIPS);
+		stage("write called -> answered", t[2], ev_t[EV_ANSWERED], ROUNDTRIPS);
+		stage("answered -> write returned", ev_t[EV_ANSWERED], t[3], ROUNDTRIPS);
+	}
+
+	if (trace_start())
+		return;
+	if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
+		die("O_NONBLOCK");
+	v.uring = false;
+	run_vmm_round(&v, m.fault_fd, lat);
+	if (fcntl(m.fault_fd, F_SETFL, 0))
+		die("clear O_NONBLOCK");
+	if (trace_stop(VMM_FAULTS)) {
+		for (i = 0; i != VMM_FAULTS; i++)
+			lat[i] += v.t_trigger[i];
+		printf("# profile: vmm (poll, read up to %d, one write)\n",
+		       VMM_READ);
+		stage("trigger called -> queued", v.t_trigger, ev_t[EV_QUEUED], VMM_FAULTS);
+		stage("queued -> trigger returned", ev_t[EV_QUEUED], v.t_return, VMM_FAULTS);
+		stage("queued -> taken by a read", ev_t[EV_QUEUED], ev_t[EV_READ], VMM_FAULTS);
+		stage("taken -> answered", ev_t[EV_READ], ev_t[EV_ANSWERED], VMM_FAULTS);
+		stage("answered -> its write returned", ev_t[EV_ANSWERED], lat, VMM_FAULTS);
+	}
+}
+
+/* Every time case, on the fault queue or as its floor */
+static void run_all(void)
 {
 	uint64_t p50, p99, trig, rd, wr;
+	int efd;
 
-	printf("TAP version 13\n");
-	if (mock_iopf_setup(&m))
-		die(m.failed);
 	/* Warm up: first-use allocations are not what is measured */
 	run_roundtrip();
 
@@ -273,6 +1076,49 @@ int main(void)
 	run_wakeup(&p50, &p99);
 	report("wakeup_p50", p50 / 1000, "us");
 	report("wakeup_p99", p99 / 1000, "us");
+
+	if (!floor_mode) {
+		if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
+			die("O_NONBLOCK");
+		run_vmm("vmm", false, m.fault_fd);
+		if (fcntl(m.fault_fd, F_SETFL, 0))
+			die("clear O_NONBLOCK");
+		run_uring();
+		return;
+	}
+	efd = eventfd(0, EFD_NONBLOCK);
+	if (efd < 0)
+		die("eventfd");
+	run_vmm("vmm", false, efd);
+	close(efd);
+	/* A blocking eventfd: io_uring arms poll as on the waiting queue */
+	efd = eventfd(0, 0);
+	if (efd < 0)
+		die("eventfd");
+	run_vmm("uring", true, efd);
+	close(efd);
+}
+
+int main(void)
+{
+	printf("TAP version 13\n");
+	if (mock_iopf_setup(&m))
+		die(m.failed);
+	zero_fd = open("/dev/zero", O_RDONLY);
+	null_fd = open("/dev/null", O_WRONLY);
+	if (zero_fd < 0 || null_fd < 0)
+		die("open /dev/zero and /dev/null");
+
+	/* First: slabs freed by other cases would take these faults */
+	run_memory();
+	run_all();
+	floor_mode = true;
+	run_all();
+	floor_mode = false;
+	if (getenv("IOPF_BENCH_TRACE")) {
+		profiling = true;
+		profile();
+	}
 	printf("1..%d\n", step);
 	return 0;
 }

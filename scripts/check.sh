@@ -91,6 +91,9 @@ if [ -n "$failures" ]; then
 	echo "failed:"
 	printf '%s' "$failures" | sed '/^$/d; s/^/    /'
 fi
+echo "tested: series $(git -C "$top" describe --always --dirty 2>/dev/null) on" \
+	"linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null)" \
+	"(made against $(cat "$top/base/VERSION"))"
 echo "make check took $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -45,7 +45,7 @@ vm:
 	@$(S)/variant.sh $(VARIANT) vm check
 
 clean:
-	rm -rf build/out build/upstream/out build/bisect/out build/bisect/verified build/logs
+	rm -rf build/out build/upstream/out build/bisect/out build/bisect/verified* build/logs
 
 distclean:
 	rm -rf build

@@ -14,7 +14,10 @@
 #   noliburing the iommu selftests build without liburing (the io_uring
 #              cases of iommufd_fault_events then skip)
 #   checkpatch checkpatch.pl --strict on every patch
-#   bisect     every patch of the series builds on its own
+#   docs       the userspace-api book builds with no warning from the
+#              fault queue's text or uAPI kernel-doc
+#   bisect     every patch of the series builds on its own, and each one's
+#              drivers/iommu/iommufd is W=1 clean
 #
 # ARCH=arm64 (make check ARCH=arm64) runs the arm64 step alone. SRC=DIR
 # builds and boots the kernel sources in DIR instead of build/linux (see
@@ -84,6 +87,7 @@ else
 	step warnings "$top/scripts/warnings.sh"
 	step noliburing "$top/scripts/selftests-noliburing.sh"
 	step checkpatch "$top/scripts/checkpatch.sh"
+	step docs "$top/scripts/docs.sh"
 	step bisect "$top/scripts/bisect.sh"
 fi
 

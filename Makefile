@@ -8,12 +8,13 @@ VARIANT ?= series
 # the environment; unset means x86_64.
 S := scripts
 
-.PHONY: help run check bench tree export kernel selftests initramfs vm clean distclean
+.PHONY: help run check bench soak tree export kernel selftests initramfs vm clean distclean
 
 help:
 	@echo "make run        build the patched kernel, boot it in QEMU, show it working"
 	@echo "make check      every test; ends with 'N passed, N failed, N skipped'"
 	@echo "make bench      fault queue figures, series against the peer kernel"
+	@echo "make soak       stress and fuzz on the debug kernel, SOAK_MIN=30 minutes"
 	@echo "make tree       build/linux from the Debian source, base/ and patches/"
 	@echo "make export     write build/linux's commits back to base/ and patches/"
 	@echo "make kernel     build one variant (VARIANT=series|upstream)"
@@ -31,6 +32,9 @@ check:
 
 bench:
 	@$(S)/bench.sh $(RUNS)
+
+soak:
+	@$(S)/soak.sh
 
 tree:
 	@$(S)/tree.sh $(if $(filter upstream,$(VARIANT)),upstream,linux)

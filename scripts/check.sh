@@ -8,6 +8,9 @@
 #   vm-vtd     the VT-d (vfio-pci) programs, in a boot with intel_iommu=on
 #   debug,     the same two on a kernel with KASAN, lockdep, kmemleak,
 #   debug-vtd  DEBUG_OBJECTS/LIST and the hung task detector
+#   kcsan      the fault queue programs (iommufd_fault, _events, _stress,
+#              _fuzz) on a kernel with KCSAN; a data race reported in the
+#              series' code fails it, others are listed (scripts/tap.py)
 #   arm64      the series cross built for arm64 and booted on QEMU virt with
 #              an emulated SMMUv3 (TCG): every program, the vfio one against
 #              the real SMMUv3 driver; a kernel splat anywhere fails it
@@ -30,6 +33,8 @@ mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 # What failed, repeated at the end where a truncated CI log still shows it
 failures=
+# Each step's time, repeated in the summary
+times=
 start=$(date +%s)
 
 # Add the counts from a step's "N passed, N failed[, N skipped]" line.
@@ -70,6 +75,7 @@ step() {
 	grep -E '^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed' \
 		"$logs/check-$name.log" | sed 's/^/    /'
 	echo "    ($(( $(date +%s) - t0 )) s, log: build/logs/check-$name.log)"
+	times+=$(printf '    %-11s %5d s' "$name" $(( $(date +%s) - t0 )))$'\n'
 }
 
 "$top/scripts/deps.sh" || exit 1
@@ -83,6 +89,7 @@ else
 	step vm-vtd "$top/scripts/variant.sh" series vm vtd
 	step debug "$top/scripts/variant.sh" debug vm check
 	step debug-vtd "$top/scripts/variant.sh" debug vm vtd
+	step kcsan "$top/scripts/variant.sh" kcsan vm check
 	step arm64 env ARCH=arm64 "$top/scripts/variant.sh" series vm check
 	step warnings "$top/scripts/warnings.sh"
 	step noliburing "$top/scripts/selftests-noliburing.sh"
@@ -98,6 +105,8 @@ fi
 echo "tested: series $(git -C "$top" describe --always --dirty 2>/dev/null) on" \
 	"linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null)" \
 	"(made against $(cat "$top/base/VERSION"))"
+echo "step times:"
+printf '%s' "$times"
 echo "make check took $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -19,6 +19,12 @@ hung task, kmemleak, panic, GPF, UBSAN, list corruption, ODEBUG, RCU stall)
 are printed with 30 lines of context; each one, and a missing "### DONE",
 counts as one more failure.
 
+KCSAN reports ("BUG: KCSAN: ...", up to the closing "=====" line) are sorted
+by their stacks: one with a frame in the series' code (SERIES_CODE: the fault
+queue, the attach paths that carry fault capable HWPTs, the mock's IO page
+fault code) is a failure like any splat; any other is listed, with its two
+top frames, as "KCSAN elsewhere" and does not count.
+
 Output: one "<prog>: P passed, F failed, S skipped" line per program, the
 reasons for failures, splats, then as the last line exactly
 "N passed, N failed, N skipped". Exit 0 only if N failed is 0.
@@ -47,6 +53,40 @@ SPLAT = re.compile(
     r"|ODEBUG:|detected stalls? on CPU|self-detected stall"
 )
 SPLAT_CONTEXT = 30
+
+KCSAN_START = re.compile(r"BUG: KCSAN: ")
+KCSAN_END = re.compile(r"^(\[\s*\d+\.\d{6}\]\s*)?={20,}\s*$")
+# A stack frame: "[   1.234567]  func+0x12/0x40" (maybe "func.cold+..")
+FRAME = re.compile(r"^(?:\[\s*\d+\.\d{6}\])?\s+([A-Za-z_][\w.]*)\+0x[0-9a-f]+/")
+# Functions the series adds or changes: drivers/iommu/iommufd/fault.c, the
+# attach, replace and detach paths of device.c and hw_pagetable.c, HWPT
+# allocation with a fault queue, and the IO page fault code of the mock
+# (selftest.c)
+SERIES_CODE = re.compile(
+    r"^(trace_)?iommufd_fault\w*$"
+    r"|^iommufd_(device|group|hwpt|hw_pagetable)\w*_(attach|detach|replace)\w*$"
+    r"|^iommufd_(device|group|hwpt)_(attach|detach|replace|do_attach|do_replace)$"
+    r"|^iommufd_hwpt_(alloc|paging_alloc|nested_alloc)\w*$"
+    r"|^iommufd_(auto_response|attach_handle|handle)\w*$"
+    r"|^mock_iopf\w*$|^mock_dev_(report_group|enable_feat|disable_feat)$"
+    r"|^mock_domain_nop_attach$|^iommufd_test_(iopf|trigger_iopf|fault)\w*$"
+)
+
+
+def kcsan_reports(lines):
+    """Return [(start, end, frames)] for each KCSAN report in @lines."""
+    reports, i = [], 0
+    while i < len(lines):
+        if not KCSAN_START.search(lines[i]):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and not KCSAN_END.match(lines[j]):
+            j += 1
+        frames = [m.group(1) for m in map(FRAME.match, lines[i:j]) if m]
+        reports.append((i, min(j, len(lines) - 1), frames))
+        i = j + 1
+    return reports
 
 
 def clean_lines(text):
@@ -190,10 +230,22 @@ def main():
     if cur:
         cur.finish()
 
+    # KCSAN reports: those in the series' code are splats, the others are
+    # listed and skipped by the splat scan.
+    kcsan_ours, kcsan_other, in_report = [], [], set()
+    for start, end, frames in kcsan_reports(lines):
+        in_report.update(range(start, end + 1))
+        if any(SERIES_CODE.match(f) for f in frames):
+            kcsan_ours.append((start, end))
+        else:
+            kcsan_other.append((start, frames))
+
     # Splats, each printed once with context (a splat inside the previous
     # one's context window is part of it).
     splats, last_end = [], -1
     for i, line in enumerate(lines):
+        if i in in_report:
+            continue
         if SPLAT.search(line) and not line.startswith("#") and i > last_end:
             splats.append(i)
             last_end = i + SPLAT_CONTEXT
@@ -219,6 +271,21 @@ def main():
         print("=" * 72)
         print("FAIL: %d kernel splat(s) in the log" % len(splats))
         failed += len(splats)
+    for start, frames in kcsan_other:
+        print("KCSAN elsewhere (not the series' code, not counted), log line "
+              "%d: %s [%s]" % (numbered[start][0],
+                               KCSAN_START.split(lines[start], 1)[-1].strip(),
+                               ", ".join(frames[:2])))
+    for start, end in kcsan_ours:
+        print("=" * 72)
+        print("KCSAN REPORT IN THE SERIES' CODE at log line %d:"
+              % numbered[start][0])
+        for line in lines[start:end + 1]:
+            print("    " + line)
+    if kcsan_ours:
+        print("=" * 72)
+        print("FAIL: %d KCSAN report(s) in the series' code" % len(kcsan_ours))
+        failed += len(kcsan_ours)
     if not done:
         print("FAIL: no '### DONE': the guest did not finish "
               "(panic, hang or timeout)")

@@ -4,11 +4,14 @@
 # Usage: variant.sh VARIANT STEP [MODE]
 #   VARIANT  series    build/linux: base + the series (default)
 #            debug     the same sources with KASAN, lockdep, kmemleak & co.
+#            kcsan     the same sources with KCSAN (x86_64), running only the
+#                      fault queue programs (iommufd_fault*)
 #            upstream  build/upstream/linux: the unrewound Debian tree, our peer
 #   STEP     tree | kernel | selftests | initramfs | vm
 #   MODE     for vm: check (every test program but the VT-d ones, with
 #            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on),
-#            run (the demo) or bench (the benchmark, bench/); with
+#            run (the demo), bench (the benchmark, bench/) or soak
+#            (stress and fuzz, seed after seed, for SOAK_MIN minutes); with
 #            ARCH=arm64: check (every program, the vfio one against the
 #            SMMUv3 included), mock (all but the vfio one), smmu (only it)
 # Env: ARCH=arm64  cross build for arm64 (objects in <root>/out/arm64, or
@@ -31,8 +34,9 @@ mode=${3:-check}
 case $variant in
 series)   root=$top/build;          tree=linux ;;
 debug)    root=$top/build;          tree=linux ;;
+kcsan)    root=$top/build;          tree=linux ;;
 upstream) root=$top/build/upstream; tree=upstream ;;
-*) echo "variant.sh: unknown VARIANT '$variant' (series, debug, upstream)" >&2
+*) echo "variant.sh: unknown VARIANT '$variant' (series, debug, kcsan, upstream)" >&2
    exit 2 ;;
 esac
 arch=${ARCH:-x86_64}
@@ -61,6 +65,7 @@ arm64)
 esac
 [ "$arch" = arm64 ] && export ARCH=arm64
 [ "$variant" = debug ] && frags+=("$top/config/debug.config")
+[ "$variant" = kcsan ] && frags+=("$top/config/kcsan.config")
 tests=$out/tests
 initrd=$out/initramfs.cpio.gz
 logdir=$top/build/logs
@@ -111,10 +116,20 @@ run_step() {
 		arm64-smmu) append='iopf.only=*vfio*'; guest=check; iommu=smmuv3 ;;
 		arm64-*) iommu=smmuv3 ;;
 		esac
+		# KCSAN: the fault queue programs (iommufd_fault, _events,
+		# _stress and _fuzz), not the whole suite nor the VT-d ones
+		[ "$variant-$mode" = kcsan-check ] && append='iopf.only=iommufd_fault*'
+		# make soak: SOAK_MIN minutes, and 15 more for boot and the
+		# last round
+		local limit=900
+		if [ "$mode" = soak ]; then
+			append="iopf.soak_min=${SOAK_MIN:-30}"
+			limit=$(( ${SOAK_MIN:-30} * 60 + 900 ))
+		fi
 		[ "$arch" = arm64 ] && log=$logdir/$variant-arm64-$mode.log
 		VM_IOMMU=$iommu VM_APPEND="$append ${VM_APPEND:-}" \
 			"$top/scripts/vm.sh" "$out/$image" \
-			"$initrd" "$log" "$guest" || rc=$?
+			"$initrd" "$log" "$guest" "$limit" || rc=$?
 		# The log decides: results, splats, a missing end are failures.
 		python3 "$top/scripts/tap.py" "$log" || rc=1
 		return $rc ;;

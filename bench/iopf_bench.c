@@ -39,6 +39,19 @@
  *               IOMMU_FAULT_QUEUE_WAIT queue and the responses written
  *               through io_uring (raw io_uring syscalls, no liburing); "n/a"
  *               on a kernel that refuses the flag (EOPNOTSUPP)
+ *   queues16    QEMU's VT-d model: one fault queue per guest PASID HWPT, 16
+ *               of them (each with its mock device, nested HWPT and flags-0
+ *               queue), one consumer thread in level-triggered epoll_wait()
+ *               on all 16 O_NONBLOCK fds that reads up to 100 records from
+ *               each ready fd and answers them in one write() per fd; the
+ *               device thread raises faults round robin over the 16 devices
+ *               with the same window as vmm
+ *   uring16     the same 16 queues with IOMMU_FAULT_QUEUE_WAIT, served by
+ *               one ring: one read posted per queue, the responses written
+ *               through the ring; "n/a" where the flag is refused
+ *   memory_queue kernel slab memory per allocated, empty fault queue (object,
+ *               file and queue state): 256 flags-0 queues, measured like
+ *               memory, after the fd table has grown
  *
  * Every time case also has a "floor_<case>": the same syscall sequence with
  * no fault work. The trigger is a query-only test op both kernels have
@@ -59,6 +72,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -76,6 +90,8 @@
 #define VMM_FAULTS 4000
 #define VMM_READ 100		/* records per read, as QEMU */
 #define VMM_WINDOW 64		/* faults the device has outstanding at most */
+#define QUEUES 16		/* fault queues of queues16 and uring16 */
+#define MEM_QUEUES 256		/* queues allocated for memory_queue */
 
 /* IOMMU_FAULT_QUEUE_WAIT of the series; the peer's header has no such flag */
 #define BENCH_QUEUE_WAIT (1u << 0)
@@ -185,19 +201,25 @@ static uint64_t fault_addr(__u32 i)
 	return 0x100000 + (__u64)i * 4096;
 }
 
-static void trigger(__u32 grpid)
+/* A fault from the mock device of @d (the floor: the no-op ioctl) */
+static void trigger_on(struct mock_iopf *d, __u32 grpid)
 {
 	if (floor_mode ? noop_op() :
-	    mock_trigger(&m, grpid & 0x1ff, fault_addr(grpid)))
+	    mock_trigger(d, grpid & 0x1ff, fault_addr(grpid)))
 		die("trigger a fault");
 }
 
+static void trigger(__u32 grpid)
+{
+	trigger_on(&m, grpid);
+}
+
 /* A fault for a thread that sleeps on @efd (the floor's): trigger + wake */
-static void trigger_wake(__u32 i, int efd)
+static void trigger_wake(struct mock_iopf *d, __u32 i, int efd)
 {
 	uint64_t one = 1;
 
-	trigger(i);
+	trigger_on(d, i);
 	if (floor_mode && write(efd, &one, sizeof(one)) != sizeof(one))
 		die("write the eventfd");
 }
@@ -331,7 +353,7 @@ static void run_wakeup(uint64_t *p50, uint64_t *p99)
 		usleep(200);
 		__atomic_store_n(&w.go, false, __ATOMIC_RELAXED);
 		__atomic_store_n(&w.sent, now_ns(), __ATOMIC_RELEASE);
-		trigger_wake(i, w.efd);
+		trigger_wake(&m, i, w.efd);
 		while (!__atomic_load_n(&w.go, __ATOMIC_ACQUIRE))
 			sched_yield();
 	}
@@ -455,19 +477,28 @@ static bool ring_cqe(struct ring *r, struct io_uring_cqe *out)
 }
 
 /*
- * vmm and uring: the main thread is the device, a consumer thread resolves
- * its faults. The device waits (yielding) while VMM_WINDOW of its faults are
- * unanswered, as a device with that many page requests in flight.
+ * vmm, uring, queues16 and uring16: the main thread is the device (or the
+ * devices, in turn), a consumer thread resolves their faults. The device
+ * waits (yielding) while VMM_WINDOW of its faults are unanswered, as a device
+ * with that many page requests in flight.
  */
-struct vmm {
+struct vmm_cfg {
 	bool uring;
-	int fd;			/* the fault queue, or the floor's eventfd */
+	unsigned int nq;	/* fault queues: 1, or QUEUES */
+	int fd[QUEUES];		/* the fault queues, or the floor's eventfds */
+	struct mock_iopf *dev[QUEUES];	/* the device of each queue */
+};
+
+struct vmm {
+	struct vmm_cfg cfg;	/* kept from round to round */
 	uint64_t t_trigger[VMM_FAULTS];
 	uint64_t t_return[VMM_FAULTS];	/* the trigger returned (profile) */
 	uint64_t lat[VMM_FAULTS];
 	unsigned int answered;	/* written back, the device may go on */
 	unsigned int taken;	/* records read so far */
 	unsigned int reads;	/* reads that gave records */
+	unsigned int singles;	/* reads that gave a single record */
+	unsigned int writes;	/* writes of responses */
 	unsigned int stalls;	/* faults the device held back: window full */
 	uint64_t cpu;		/* CPU time of the consumer thread, ns */
 	const char *failed;
@@ -508,59 +539,96 @@ static unsigned int vmm_records(const void *buf, ssize_t ret)
 	return ret > 0 ? ret / sizeof(rec_t) : 0;
 }
 
+/* Count a read that gave @n records, answered by one write */
+static void vmm_count(struct vmm *v, unsigned int n)
+{
+	v->taken += n;
+	v->reads++;
+	v->writes++;
+	v->singles += n == 1;
+}
+
+/* Read up to VMM_READ records of @fd and answer them in one write() */
+static int vmm_serve(struct vmm *v, int fd)
+{
+	rec_t rec[VMM_READ];
+	resp_t resp[VMM_READ];
+	unsigned int n;
+	ssize_t ret;
+
+	ret = read(fd, rec, floor_mode ? 8 : sizeof(rec));
+	if (ret < 0 && errno != EAGAIN) {
+		v->failed = "read";
+		return -1;
+	}
+	n = vmm_records(rec, ret);
+	if (!n)
+		return 0;
+	if (n > VMM_READ) {
+		errno = EIO;
+		v->failed = "eventfd count";
+		return -1;
+	}
+	fill_responses(resp, rec, n);
+	ret = write(floor_mode ? null_fd : fd, resp, n * sizeof(resp_t));
+	if (ret != (ssize_t)(n * sizeof(resp_t))) {
+		v->failed = "write";
+		return -1;
+	}
+	vmm_answered(v, rec, n, v->taken, now_ns());
+	vmm_count(v, n);
+	return 0;
+}
+
+/* One queue: poll(), as QEMU; several: one level-triggered epoll set */
 static void *vmm_poll_thread(void *arg)
 {
 	struct vmm *v = arg;
-	rec_t rec[VMM_READ];
-	resp_t resp[VMM_READ];
-	struct pollfd pfd = { .fd = v->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = v->cfg.fd[0], .events = POLLIN };
+	struct epoll_event ev[QUEUES];
 	uint64_t cpu0 = thread_cpu_ns();
-	int idle = 0;
+	int ep = -1, idle = 0, i, ret;
 
-	while (__atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS) {
-		unsigned int n;
-		ssize_t ret;
-
-		ret = poll(&pfd, 1, 1000);
+	if (v->cfg.nq > 1) {
+		ep = epoll_create1(0);
+		for (i = 0; ep >= 0 && i != (int)v->cfg.nq; i++) {
+			ev[0].events = EPOLLIN;
+			ev[0].data.u32 = i;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, v->cfg.fd[i], ev)) {
+				close(ep);
+				ep = -1;
+			}
+		}
+		if (ep < 0)
+			v->failed = "epoll";
+	}
+	while (!v->failed &&
+	       __atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS) {
+		if (ep < 0) {
+			ret = poll(&pfd, 1, 1000);
+			ev[0].data.u32 = 0;
+		} else {
+			ret = epoll_wait(ep, ev, QUEUES, 1000);
+		}
 		if (ret < 0 || (!ret && ++idle == 10)) {
 			v->failed = ret < 0 ? "poll" : "no fault for 10 s";
 			break;
 		}
-		if (!ret)
-			continue;
-		ret = read(v->fd, rec, floor_mode ? 8 : sizeof(rec));
-		if (ret < 0 && errno != EAGAIN) {
-			v->failed = "read";
-			break;
-		}
-		n = vmm_records(rec, ret);
-		if (!n)
-			continue;
-		if (n > VMM_READ) {
-			errno = EIO;
-			v->failed = "eventfd count";
-			break;
-		}
-		fill_responses(resp, rec, n);
-		ret = write(floor_mode ? null_fd : v->fd, resp,
-			    n * sizeof(resp_t));
-		if (ret != (ssize_t)(n * sizeof(resp_t))) {
-			v->failed = "write";
-			break;
-		}
-		vmm_answered(v, rec, n, v->taken, now_ns());
-		v->taken += n;
-		v->reads++;
+		for (i = 0; i != ret; i++)
+			if (vmm_serve(v, v->cfg.fd[ev[i].data.u32]))
+				break;
 	}
+	if (ep >= 0)
+		close(ep);
 	v->cpu = thread_cpu_ns() - cpu0;
 	if (v->failed)
 		__atomic_store_n(&v->answered, VMM_FAULTS, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-/* user_data: the read, the cancel, URING_WRITE + slot for the writes */
-enum { URING_READ = 1, URING_CANCEL, URING_WRITE = 16 };
-#define URING_SLOTS 8
+/* user_data: the cancels, URING_WRITE + slot, URING_READ + queue */
+enum { URING_CANCEL = 1, URING_WRITE = 64, URING_READ = 256 };
+#define URING_SLOTS 32
 
 /* A write of responses in flight, with what it answers */
 struct uring_slot {
@@ -570,23 +638,67 @@ struct uring_slot {
 	resp_t resp[VMM_READ];
 };
 
+/* Post the read of queue @k into its buffer */
+static void uring_read(struct ring *r, struct vmm *v, rec_t (*rec)[VMM_READ],
+		       unsigned int k)
+{
+	ring_prep(r, IORING_OP_READ, v->cfg.fd[k], rec[k],
+		  floor_mode ? 8 : sizeof(rec[k]), URING_READ + k);
+}
+
+/* The read of queue @k completed with @res: its responses go out */
+static void uring_answer(struct ring *r, struct vmm *v, struct uring_slot *slot,
+			 const rec_t *rec, unsigned int k, int res)
+{
+	struct uring_slot *s;
+	unsigned int n, i;
+
+	if (res < 0) {
+		errno = -res;
+		v->failed = "io_uring read";
+		return;
+	}
+	n = vmm_records(rec, res);
+	for (i = 0; i != URING_SLOTS && slot[i].busy; i++)
+		;
+	if (n > VMM_READ || i == URING_SLOTS) {
+		errno = EIO;
+		v->failed = n > VMM_READ ? "eventfd count" :
+			"too many writes in flight";
+		return;
+	}
+	if (!n)
+		return;
+	s = &slot[i];
+	s->busy = true;
+	s->n = n;
+	s->taken = v->taken;
+	vmm_count(v, n);
+	memcpy(s->rec, rec, n * sizeof(rec[0]));
+	fill_responses(s->resp, rec, n);
+	ring_prep(r, IORING_OP_WRITE, floor_mode ? null_fd : v->cfg.fd[k],
+		  s->resp, n * sizeof(resp_t), URING_WRITE + i);
+}
+
 static void *vmm_uring_thread(void *arg)
 {
 	static struct uring_slot slot[URING_SLOTS];
+	static rec_t rec[QUEUES][VMM_READ];
 	struct vmm *v = arg;
-	rec_t rec[VMM_READ];
-	bool read_posted = true;
+	unsigned int nq = v->cfg.nq, posted = 0, k;
 	struct io_uring_cqe cqe;
 	uint64_t cpu0 = thread_cpu_ns();
 	struct ring r;
+	int left = 0;
 
 	memset(slot, 0, sizeof(slot));
-	if (ring_setup(&r, 2 * URING_SLOTS)) {
+	if (ring_setup(&r, 64)) {
 		v->failed = "io_uring_setup";
 		goto out;
 	}
-	ring_prep(&r, IORING_OP_READ, v->fd, rec,
-		  floor_mode ? 8 : sizeof(rec), URING_READ);
+	for (k = 0; k != nq; k++)
+		uring_read(&r, v, rec, k);
+	posted = (1u << nq) - 1;
 	while (__atomic_load_n(&v->answered, __ATOMIC_ACQUIRE) != VMM_FAULTS) {
 		uint64_t t;
 
@@ -597,74 +709,51 @@ static void *vmm_uring_thread(void *arg)
 		t = now_ns();
 		while (!v->failed && ring_cqe(&r, &cqe)) {
 			struct uring_slot *s;
-			unsigned int n, i;
 
-			if (cqe.user_data >= URING_WRITE) {
-				s = &slot[cqe.user_data - URING_WRITE];
-				if (cqe.res != (int)(s->n * sizeof(resp_t))) {
-					errno = -cqe.res;
-					v->failed = "io_uring write";
-					break;
-				}
-				s->busy = false;
-				vmm_answered(v, s->rec, s->n, s->taken, t);
+			if (cqe.user_data >= URING_READ) {
+				k = cqe.user_data - URING_READ;
+				posted &= ~(1u << k);
+				uring_answer(&r, v, slot, rec[k], k, cqe.res);
 				continue;
 			}
-			read_posted = false;
-			if (cqe.res < 0) {
+			s = &slot[cqe.user_data - URING_WRITE];
+			if (cqe.res != (int)(s->n * sizeof(resp_t))) {
 				errno = -cqe.res;
-				v->failed = "io_uring read";
+				v->failed = "io_uring write";
 				break;
 			}
-			n = vmm_records(rec, cqe.res);
-			for (i = 0; i != URING_SLOTS && slot[i].busy; i++)
-				;
-			if (n > VMM_READ || i == URING_SLOTS) {
-				errno = EIO;
-				v->failed = n > VMM_READ ? "eventfd count" :
-					"too many writes in flight";
-				break;
-			}
-			if (!n)
-				continue;
-			s = &slot[i];
-			s->busy = true;
-			s->n = n;
-			s->taken = v->taken;
-			v->taken += n;
-			v->reads++;
-			memcpy(s->rec, rec, n * sizeof(rec[0]));
-			fill_responses(s->resp, rec, n);
-			ring_prep(&r, IORING_OP_WRITE,
-				  floor_mode ? null_fd : v->fd, s->resp,
-				  n * sizeof(resp_t), URING_WRITE + i);
+			s->busy = false;
+			vmm_answered(v, s->rec, s->n, s->taken, t);
 		}
 		if (v->failed)
 			break;
-		/* Keep a read posted while faults are to come */
-		if (!read_posted && v->taken < VMM_FAULTS) {
-			ring_prep(&r, IORING_OP_READ, v->fd, rec,
-				  floor_mode ? 8 : sizeof(rec), URING_READ);
-			read_posted = true;
+		/* Keep a read posted on every queue while faults are to come */
+		for (k = 0; k != nq && v->taken < VMM_FAULTS; k++) {
+			if (posted & (1u << k))
+				continue;
+			uring_read(&r, v, rec, k);
+			posted |= 1u << k;
 		}
 	}
 	/* A read still posted would take a fault of the next round */
-	if (read_posted) {
+	for (k = 0; k != nq; k++) {
 		unsigned int tail = *r.sq_tail, idx = tail & *r.sq_mask;
 		struct io_uring_sqe *sqe = &r.sqes[idx];
-		int left = 2;
 
+		if (!(posted & (1u << k)))
+			continue;
 		memset(sqe, 0, sizeof(*sqe));
 		sqe->opcode = IORING_OP_ASYNC_CANCEL;
-		sqe->addr = URING_READ;
+		sqe->addr = URING_READ + k;
 		sqe->user_data = URING_CANCEL;
 		r.sq_array[idx] = idx;
 		__atomic_store_n(r.sq_tail, tail + 1, __ATOMIC_RELEASE);
 		r.to_submit++;
-		while (left > 0 && !ring_enter(&r, 1))
-			while (left > 0 && ring_cqe(&r, &cqe))
-				left--;
+		left += 2;
 	}
+	while (left > 0 && !ring_enter(&r, 1))
+		while (left > 0 && ring_cqe(&r, &cqe))
+			left--;
 	ring_free(&r);
 	v->cpu = thread_cpu_ns() - cpu0;
 out:
@@ -673,19 +762,18 @@ out:
 	return NULL;
 }
 
-/* One round of vmm or uring on @fd: returns ns per fault */
-static uint64_t run_vmm_round(struct vmm *v, int fd, uint64_t *lat)
+/* One round of @v->cfg: returns ns per fault */
+static uint64_t run_vmm_round(struct vmm *v, uint64_t *lat)
 {
+	struct vmm_cfg cfg = v->cfg;
 	pthread_t thread;
 	uint64_t t0;
 	unsigned int i;
-	bool uring = v->uring;
 
 	memset(v, 0, sizeof(*v));
-	v->uring = uring;
-	v->fd = fd;
+	v->cfg = cfg;
 	if (pthread_create(&thread, NULL,
-			   uring ? vmm_uring_thread : vmm_poll_thread, v))
+			   cfg.uring ? vmm_uring_thread : vmm_poll_thread, v))
 		die("start the consumer");
 	t0 = now_ns();
 	for (i = 0; i != VMM_FAULTS; i++) {
@@ -698,7 +786,7 @@ static uint64_t run_vmm_round(struct vmm *v, int fd, uint64_t *lat)
 		if (v->failed)
 			break;
 		v->t_trigger[i] = now_ns();
-		trigger_wake(i, fd);
+		trigger_wake(cfg.dev[i % cfg.nq], i, cfg.fd[i % cfg.nq]);
 		if (profiling)
 			v->t_return[i] = now_ns();
 	}
@@ -714,25 +802,30 @@ static uint64_t run_vmm_round(struct vmm *v, int fd, uint64_t *lat)
 	return t0 / VMM_FAULTS;
 }
 
-static void run_vmm(const char *name, bool uring, int fd)
+static void run_vmm(const char *name, const struct vmm_cfg *cfg)
 {
 	static uint64_t lat[ROUNDS * VMM_FAULTS];
 	static struct vmm v;
 	uint64_t per[ROUNDS], cpu[ROUNDS];
-	unsigned int i, reads = 0, stalls = 0;
+	unsigned int i, reads = 0, singles = 0, writes = 0, stalls = 0;
 	char p[32];
 
+	v.cfg = *cfg;
 	for (i = 0; i != ROUNDS; i++) {
-		v.uring = uring;
-		per[i] = run_vmm_round(&v, fd, lat + i * VMM_FAULTS);
+		per[i] = run_vmm_round(&v, lat + i * VMM_FAULTS);
 		cpu[i] = v.cpu / VMM_FAULTS;
 		reads += v.reads;
+		singles += v.singles;
+		writes += v.writes;
 		stalls += v.stalls;
 	}
 	/* How the consumer kept up: what a read gave, how often it slept */
-	printf("# %s%s: %.1f records per read, the device waited on a full "
-	       "window before %.1f %% of its faults\n", floor_mode ? "floor_" : "",
-	       name, (double)ROUNDS * VMM_FAULTS / reads,
+	printf("# %s%s: %.2f records per read (%u reads, %.1f %% of them gave "
+	       "one record), %.2f per write; the device waited on a full "
+	       "window before %.1f %% of its faults\n",
+	       floor_mode ? "floor_" : "", name,
+	       (double)ROUNDS * VMM_FAULTS / reads, reads,
+	       100.0 * singles / reads, (double)ROUNDS * VMM_FAULTS / writes,
 	       100.0 * stalls / (ROUNDS * VMM_FAULTS));
 	qsort(lat, ROUNDS * VMM_FAULTS, sizeof(lat[0]), cmp_u64);
 	report(name, median(per, ROUNDS), "ns/fault");
@@ -757,8 +850,8 @@ static void vmm_na(const char *name, const char *why)
 	report_na(p, "ns/fault", why);
 }
 
-/* A second fault queue, with IOMMU_FAULT_QUEUE_WAIT, on a HWPT of its own */
-static int wait_queue_fd(__u32 *hwpt_id)
+/* A fault queue with IOMMU_FAULT_QUEUE_WAIT for @d, on a HWPT of its own */
+static int wait_queue_fd(struct mock_iopf *d, __u32 *hwpt_id)
 {
 	struct iommu_hwpt_selftest data = {
 		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
@@ -769,38 +862,81 @@ static int wait_queue_fd(__u32 *hwpt_id)
 	};
 	struct iommu_hwpt_alloc nested = { .size = sizeof(nested) };
 
-	if (ioctl(m.iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fault))
+	if (ioctl(d->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fault))
 		return -1;
-	nested.dev_id = m.dev_id;
-	nested.pt_id = m.parent_id;
+	nested.dev_id = d->dev_id;
+	nested.pt_id = d->parent_id;
 	nested.flags = IOMMU_HWPT_FAULT_ID_VALID;
 	nested.fault_id = fault.out_fault_id;
 	nested.data_type = IOMMU_HWPT_DATA_SELFTEST;
 	nested.data_len = sizeof(data);
 	nested.data_uptr = (__u64)(unsigned long)&data;
-	if (ioctl(m.iommufd, IOMMU_HWPT_ALLOC, &nested))
+	if (ioctl(d->iommufd, IOMMU_HWPT_ALLOC, &nested))
 		die("allocate a nested HWPT for the waiting queue");
 	*hwpt_id = nested.out_hwpt_id;
 	return fault.out_fault_fd;
 }
 
-static void run_uring(void)
-{
-	__u32 hwpt_id;
-	int fd = wait_queue_fd(&hwpt_id);
+/* The devices of queues16 and uring16, each with its flags-0 fault queue */
+static struct mock_iopf q16[QUEUES];
 
-	if (fd < 0) {
-		if (errno != EOPNOTSUPP)
-			die("IOMMU_FAULT_QUEUE_ALLOC with IOMMU_FAULT_QUEUE_WAIT");
-		vmm_na("uring", "IOMMU_FAULT_QUEUE_WAIT: EOPNOTSUPP");
-		return;
+static void q16_setup(void)
+{
+	static bool done;
+	unsigned int k;
+
+	for (k = 0; k != QUEUES && !done; k++) {
+		if (mock_iopf_setup(&q16[k]))
+			die(q16[k].failed);
+		if (fcntl(q16[k].fault_fd, F_SETFL, O_NONBLOCK))
+			die("O_NONBLOCK");
 	}
-	if (mock_replace(&m, hwpt_id))
-		die("attach the device to the waiting queue's HWPT");
-	run_vmm("uring", true, fd);
-	if (mock_replace(&m, m.hwpt_id))
-		die("attach the device back");
-	close(fd);
+	done = true;
+}
+
+/* @nq devices (m, or those of q16) on waiting queues, served by io_uring */
+static void run_uring(const char *name, unsigned int nq)
+{
+	struct vmm_cfg cfg = { .uring = true, .nq = nq };
+	__u32 hwpt_id[QUEUES];
+	unsigned int k;
+
+	for (k = 0; k != nq; k++) {
+		cfg.dev[k] = nq == 1 ? &m : &q16[k];
+		cfg.fd[k] = wait_queue_fd(cfg.dev[k], &hwpt_id[k]);
+		if (cfg.fd[k] < 0 && errno == EOPNOTSUPP && !k) {
+			vmm_na(name, "IOMMU_FAULT_QUEUE_WAIT: EOPNOTSUPP");
+			return;
+		}
+		if (cfg.fd[k] < 0)
+			die("IOMMU_FAULT_QUEUE_ALLOC with IOMMU_FAULT_QUEUE_WAIT");
+		if (mock_replace(cfg.dev[k], hwpt_id[k]))
+			die("attach the device to the waiting queue's HWPT");
+	}
+	run_vmm(name, &cfg);
+	for (k = 0; k != nq; k++) {
+		if (mock_replace(cfg.dev[k], cfg.dev[k]->hwpt_id))
+			die("attach the device back");
+		close(cfg.fd[k]);
+	}
+}
+
+/* The floor of vmm, uring, queues16 or uring16: @nq eventfds */
+static void run_vmm_floor(const char *name, bool uring, unsigned int nq)
+{
+	struct vmm_cfg cfg = { .uring = uring, .nq = nq };
+	unsigned int k;
+
+	for (k = 0; k != nq; k++) {
+		cfg.dev[k] = &m;
+		/* A blocking eventfd: io_uring arms poll as on a waiting queue */
+		cfg.fd[k] = eventfd(0, uring ? 0 : EFD_NONBLOCK);
+		if (cfg.fd[k] < 0)
+			die("eventfd");
+	}
+	run_vmm(name, &cfg);
+	for (k = 0; k != nq; k++)
+		close(cfg.fd[k]);
 }
 
 /* /proc/meminfo Slab, in bytes, with the per-CPU counters folded first */
@@ -852,18 +988,18 @@ static void slabinfo(struct slabs *s)
 	fclose(f);
 }
 
-/* What grew, for the log: where the memory of a fault goes */
-static void slab_diff(const char *when, struct slabs *a, struct slabs *b)
+/* What grew, for the log: where the memory of each of @n things goes */
+static void slab_diff(const char *when, struct slabs *a, struct slabs *b,
+		      long n, const char *unit)
 {
 	unsigned int i, j;
 
 	for (i = 0; i != b->n; i++)
 		for (j = 0; j != a->n; j++)
 			if (!strcmp(a->name[j], b->name[i]) &&
-			    b->bytes[i] - a->bytes[j] >= 16 * BACKLOG)
-				printf("# %s: %s +%ld B/fault\n", when,
-				       b->name[i],
-				       (b->bytes[i] - a->bytes[j]) / BACKLOG);
+			    b->bytes[i] - a->bytes[j] >= 16 * n)
+				printf("# %s: %s +%ld %s\n", when, b->name[i],
+				       (b->bytes[i] - a->bytes[j]) / n, unit);
 }
 
 static void run_memory(void)
@@ -885,10 +1021,46 @@ static void run_memory(void)
 	slabinfo(&s2);
 	for (i = 0; i != BACKLOG; i++)
 		respond(&rec[i], 1);
-	slab_diff("queued", &s0, &s1);
-	slab_diff("read", &s0, &s2);
+	slab_diff("queued", &s0, &s1, BACKLOG, "B/fault");
+	slab_diff("read", &s0, &s2, BACKLOG, "B/fault");
 	report("memory", (queued - before) / BACKLOG, "B/fault");
 	report("memory_read", (read_all - before) / BACKLOG, "B/fault");
+}
+
+/* Kernel memory of an empty flags-0 fault queue: object, file and state */
+static void run_memory_queue(void)
+{
+	static struct slabs s0, s1;
+	struct iommu_fault_alloc fault[MEM_QUEUES];
+	long before, after;
+	unsigned int i;
+
+	/* Grow the fd table first: its growth is not the queues' */
+	if (dup2(zero_fd, 2 * MEM_QUEUES + 64) < 0)
+		die("dup2");
+	close(2 * MEM_QUEUES + 64);
+	slabinfo(&s0);
+	before = slab_bytes();
+	for (i = 0; i != MEM_QUEUES; i++) {
+		memset(&fault[i], 0, sizeof(fault[i]));
+		fault[i].size = sizeof(fault[i]);
+		if (ioctl(m.iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fault[i]))
+			die("IOMMU_FAULT_QUEUE_ALLOC");
+	}
+	after = slab_bytes();
+	slabinfo(&s1);
+	for (i = 0; i != MEM_QUEUES; i++) {
+		struct iommu_destroy destroy = {
+			.size = sizeof(destroy),
+			.id = fault[i].out_fault_id,
+		};
+
+		if (ioctl(m.iommufd, IOMMU_DESTROY, &destroy))
+			die("IOMMU_DESTROY of a fault queue");
+		close(fault[i].out_fault_fd);
+	}
+	slab_diff("queue", &s0, &s1, MEM_QUEUES, "B/queue");
+	report("memory_queue", (after - before) / MEM_QUEUES, "B/queue");
 }
 
 static void run_case(const char *name, uint64_t (*fn)(void))
@@ -1040,8 +1212,10 @@ static void profile(void)
 		return;
 	if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
 		die("O_NONBLOCK");
-	v.uring = false;
-	run_vmm_round(&v, m.fault_fd, lat);
+	v.cfg.nq = 1;
+	v.cfg.fd[0] = m.fault_fd;
+	v.cfg.dev[0] = &m;
+	run_vmm_round(&v, lat);
 	if (fcntl(m.fault_fd, F_SETFL, 0))
 		die("clear O_NONBLOCK");
 	if (trace_stop(VMM_FAULTS)) {
@@ -1060,8 +1234,9 @@ static void profile(void)
 /* Every time case, on the fault queue or as its floor */
 static void run_all(void)
 {
+	struct vmm_cfg cfg = { .nq = 1 };
 	uint64_t p50, p99, trig, rd, wr;
-	int efd;
+	unsigned int k;
 
 	/* Warm up: first-use allocations are not what is measured */
 	run_roundtrip();
@@ -1077,26 +1252,29 @@ static void run_all(void)
 	report("wakeup_p50", p50 / 1000, "us");
 	report("wakeup_p99", p99 / 1000, "us");
 
-	if (!floor_mode) {
-		if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
-			die("O_NONBLOCK");
-		run_vmm("vmm", false, m.fault_fd);
-		if (fcntl(m.fault_fd, F_SETFL, 0))
-			die("clear O_NONBLOCK");
-		run_uring();
+	if (floor_mode) {
+		run_vmm_floor("vmm", false, 1);
+		run_vmm_floor("uring", true, 1);
+		run_vmm_floor("queues16", false, QUEUES);
+		run_vmm_floor("uring16", true, QUEUES);
 		return;
 	}
-	efd = eventfd(0, EFD_NONBLOCK);
-	if (efd < 0)
-		die("eventfd");
-	run_vmm("vmm", false, efd);
-	close(efd);
-	/* A blocking eventfd: io_uring arms poll as on the waiting queue */
-	efd = eventfd(0, 0);
-	if (efd < 0)
-		die("eventfd");
-	run_vmm("uring", true, efd);
-	close(efd);
+	if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
+		die("O_NONBLOCK");
+	cfg.fd[0] = m.fault_fd;
+	cfg.dev[0] = &m;
+	run_vmm("vmm", &cfg);
+	if (fcntl(m.fault_fd, F_SETFL, 0))
+		die("clear O_NONBLOCK");
+	run_uring("uring", 1);
+	q16_setup();
+	cfg.nq = QUEUES;
+	for (k = 0; k != QUEUES; k++) {
+		cfg.fd[k] = q16[k].fault_fd;
+		cfg.dev[k] = &q16[k];
+	}
+	run_vmm("queues16", &cfg);
+	run_uring("uring16", QUEUES);
 }
 
 int main(void)
@@ -1111,6 +1289,7 @@ int main(void)
 
 	/* First: slabs freed by other cases would take these faults */
 	run_memory();
+	run_memory_queue();
 	run_all();
 	floor_mode = true;
 	run_all();

@@ -101,6 +101,47 @@ for case in order:
     print("%-12s %9s %9s %9s %9s  %s" % (case, fmt(fs and fs[0]),
           fmt(fp and fp[0]), d(s, fs), d(p, fp), units[case]))
 PY
+
+# What each read and write of the threaded cases carried, from the boots' logs
+python3 - "$logs" "$runs" <<'PY' | tee -a "$out"
+import re, statistics, sys
+logs, runs = sys.argv[1], int(sys.argv[2])
+pat = re.compile(r"^# ([a-z0-9_]+): ([0-9.]+) records per read \((\d+) reads, "
+                 r"([0-9.]+) % of them gave one record\), ([0-9.]+) per write")
+seen, order = {}, []
+for v in ("series", "upstream"):
+    for i in range(1, runs + 1):
+        try:
+            lines = open("%s/bench-%s-%d.log" % (logs, v, i), errors="replace")
+        except OSError:
+            continue
+        for line in lines:
+            mt = pat.match(line)
+            if not mt:
+                continue
+            case = mt.group(1)
+            if case not in order:
+                order.append(case)
+            seen.setdefault((v, case), []).append(
+                (float(mt.group(2)), float(mt.group(4)), float(mt.group(5))))
+if order:
+    print()
+    print("Records per read() and per write() of the threaded cases (one write")
+    print("per read), and the share of reads that gave a single record; median")
+    print("of the boots [min-max]")
+    print()
+    print("%-16s %-24s %-24s %s" % ("case", "series rec/read", "peer rec/read",
+          "single-record reads s / p"))
+def cell(x, j, fmt):
+    if not x:
+        return "n/a"
+    y = [t[j] for t in x]
+    return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(y), min(y), max(y))
+for case in order:
+    s, p = seen.get(("series", case)), seen.get(("upstream", case))
+    print("%-16s %-24s %-24s %s / %s" % (case, cell(s, 0, "%.2f"), cell(p, 0, "%.2f"),
+          cell(s, 1, "%.0f%%"), cell(p, 1, "%.0f%%")))
+PY
 t3=$(date +%s)
 echo "bench: builds $((t1 - t0)) s, $((2 * runs)) boots $((t2 - t1)) s, total $((t3 - t0)) s"
 echo "bench: tables in build/logs/bench.txt and bench.tsv, boots in build/logs/bench-*.log"

@@ -50,8 +50,8 @@
  *               one ring: one read posted per queue, the responses written
  *               through the ring; "n/a" where the flag is refused
  *   memory_queue kernel slab memory per allocated, empty fault queue (object,
- *               file and queue state): 256 flags-0 queues, measured like
- *               memory, after the fd table has grown
+ *               file and queue state): 512 flags-0 queues, measured like
+ *               memory, first in the boot, after the fd table has grown
  *
  * Every time case also has a "floor_<case>": the same syscall sequence with
  * no fault work. The trigger is a query-only test op both kernels have
@@ -91,7 +91,7 @@
 #define VMM_READ 100		/* records per read, as QEMU */
 #define VMM_WINDOW 64		/* faults the device has outstanding at most */
 #define QUEUES 16		/* fault queues of queues16 and uring16 */
-#define MEM_QUEUES 256		/* queues allocated for memory_queue */
+#define MEM_QUEUES 512		/* queues allocated for memory_queue */
 
 /* IOMMU_FAULT_QUEUE_WAIT of the series; the peer's header has no such flag */
 #define BENCH_QUEUE_WAIT (1u << 0)
@@ -1027,18 +1027,20 @@ static void run_memory(void)
 	report("memory_read", (read_all - before) / BACKLOG, "B/fault");
 }
 
+static struct iommu_fault_alloc mem_queue[MEM_QUEUES];
+
 /* Kernel memory of an empty flags-0 fault queue: object, file and state */
 static void run_memory_queue(void)
 {
+	struct iommu_fault_alloc *fault = mem_queue;
 	static struct slabs s0, s1;
-	struct iommu_fault_alloc fault[MEM_QUEUES];
 	long before, after;
 	unsigned int i;
 
 	/* Grow the fd table first: its growth is not the queues' */
-	if (dup2(zero_fd, 2 * MEM_QUEUES + 64) < 0)
+	if (dup2(zero_fd, MEM_QUEUES + 64) < 0)
 		die("dup2");
-	close(2 * MEM_QUEUES + 64);
+	close(MEM_QUEUES + 64);
 	slabinfo(&s0);
 	before = slab_bytes();
 	for (i = 0; i != MEM_QUEUES; i++) {
@@ -1049,18 +1051,27 @@ static void run_memory_queue(void)
 	}
 	after = slab_bytes();
 	slabinfo(&s1);
+	slab_diff("queue", &s0, &s1, MEM_QUEUES, "B/queue");
+	report("memory_queue", (after - before) / MEM_QUEUES, "B/queue");
+}
+
+/* The queues of memory_queue, kept until the memory of faults is measured */
+static void free_memory_queues(void)
+{
+	struct iommu_fault_alloc *fault = mem_queue;
+	unsigned int i;
+
 	for (i = 0; i != MEM_QUEUES; i++) {
 		struct iommu_destroy destroy = {
 			.size = sizeof(destroy),
 			.id = fault[i].out_fault_id,
 		};
 
+		/* The file first: 6.11+ refuses to destroy a queue in use */
+		close(fault[i].out_fault_fd);
 		if (ioctl(m.iommufd, IOMMU_DESTROY, &destroy))
 			die("IOMMU_DESTROY of a fault queue");
-		close(fault[i].out_fault_fd);
 	}
-	slab_diff("queue", &s0, &s1, MEM_QUEUES, "B/queue");
-	report("memory_queue", (after - before) / MEM_QUEUES, "B/queue");
 }
 
 static void run_case(const char *name, uint64_t (*fn)(void))
@@ -1287,9 +1298,14 @@ int main(void)
 	if (zero_fd < 0 || null_fd < 0)
 		die("open /dev/zero and /dev/null");
 
-	/* First: slabs freed by other cases would take these faults */
-	run_memory();
+	/*
+	 * First: slabs freed by other cases would take these queues and
+	 * faults. The queues stay until the faults are measured, so that
+	 * neither finds objects the other freed.
+	 */
 	run_memory_queue();
+	run_memory();
+	free_memory_queues();
 	run_all();
 	floor_mode = true;
 	run_all();

@@ -23,7 +23,8 @@ t0=$(date +%s)
 "$top/scripts/deps.sh"
 for v in series upstream; do
 	echo "bench: building $v (kernel, selftests, initramfs)"
-	"$top/scripts/variant.sh" "$v" initramfs >"$logs/bench-$v-build.log" 2>&1 ||
+	{ "$top/scripts/variant.sh" "$v" kernel &&
+	  "$top/scripts/variant.sh" "$v" initramfs; } >"$logs/bench-$v-build.log" 2>&1 ||
 		{ tail -30 "$logs/bench-$v-build.log"; exit 1; }
 done
 t1=$(date +%s)

@@ -4,7 +4,8 @@
 # the iommu selftests there, in order, incrementally, then drivers/iommu/iommufd
 # again with W=1, which must print no warning (config/known-warnings aside).
 # A commit whose tree was already proven is skipped, so a second run only
-# builds what changed.
+# builds what changed. The work tree is left at the last commit checked,
+# build/linux's HEAD, so make check can boot the kernel built here.
 #
 # Within a run, a part whose inputs a commit does not touch is not built
 # again: a commit that changes only the selftests and Documentation text
@@ -55,26 +56,25 @@ selftest_inputs_differ() {
 
 # build_commit COMMIT: prove it, building only the parts it changed
 build_commit() {
-	local c=$1 built=
+	local c=$1 built= t0=$SECONDS
 	if [ -z "$kernel_ok" ] || kernel_inputs_differ "$kernel_ok" "$c"; then
 		"$top/scripts/kernel.sh" "$src" "$out" "$top/config/base.config" &&
 			w1_clean || return 1
-		built="kernel"
+		built="kernel ($((SECONDS - t0)) s)"
+		t0=$SECONDS
 	fi
 	if [ -z "$selftests_ok" ] || selftest_inputs_differ "$selftests_ok" "$c"; then
-		# the uapi headers of this commit, should its kernel not be built
-		make -s -C "$src" O="$out" ARCH=x86_64 CC="ccache gcc" \
-			headers_install >/dev/null &&
 		"$top/scripts/selftests.sh" "$src" "$out" "$out/tests" || return 1
-		built="${built:+$built and }selftests"
+		built="${built:+$built and }selftests ($((SECONDS - t0)) s)"
 	fi
 	echo "bisect: built ${built:-nothing new}"
 }
 
 pass=0 fail=0
+head=$(git -C "$main" rev-parse HEAD)
 kernel_ok=		# the last commit whose kernel is proven
 selftests_ok=		# the last commit whose selftests are proven
-for c in $(git -C "$main" rev-list --reverse base..HEAD); do
+for c in $(git -C "$main" rev-list --reverse "base..$head"); do
 	subject=$(git -C "$main" log -1 --format=%s "$c")
 	tree=$(git -C "$main" rev-parse "$c^{tree}")
 	if grep -qx "$tree" "$seen"; then
@@ -96,5 +96,6 @@ for c in $(git -C "$main" rev-list --reverse base..HEAD); do
 		fail=$((fail + 1))
 	fi
 done
+git -C "$src" checkout -q --detach "$head"
 echo "bisect: $pass passed, $fail failed"
 [ "$fail" = 0 ]

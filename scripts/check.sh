@@ -25,6 +25,13 @@
 # ARCH=arm64 (make check ARCH=arm64) runs the arm64 step alone. SRC=DIR
 # builds and boots the kernel sources in DIR instead of build/linux (see
 # variant.sh); build/linux is then left alone.
+#
+# When build/linux has no uncommitted change, bisect runs first and the
+# other steps build and boot its work tree (build/bisect/linux), which it
+# leaves at the same commit: the kernel bisect built for the last commit
+# that changed it is then the vm step's, rebuilt only where W=1 differs,
+# instead of a second kernel built from nothing. With uncommitted changes
+# the steps build build/linux as it is, and bisect runs last.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,17 +92,32 @@ step() {
 if [ "${ARCH:-x86_64}" = arm64 ]; then
 	step arm64 "$top/scripts/variant.sh" series vm check
 else
-	step vm "$top/scripts/variant.sh" series vm check
-	step vm-vtd "$top/scripts/variant.sh" series vm vtd
-	step debug "$top/scripts/variant.sh" debug vm check
-	step debug-vtd "$top/scripts/variant.sh" debug vm vtd
-	step kcsan "$top/scripts/variant.sh" kcsan vm check
-	step arm64 env ARCH=arm64 "$top/scripts/variant.sh" series vm check
-	step warnings "$top/scripts/warnings.sh"
-	step noliburing "$top/scripts/selftests-noliburing.sh"
+	# The sources the steps build: SRC, bisect's work tree or build/linux
+	src=${SRC:-}
+	if [ -z "$src" ] &&
+	   [ -z "$(git -C "$top/build/linux" status --porcelain --untracked-files=no)" ]; then
+		step bisect "$top/scripts/bisect.sh"
+		src=$top/build/bisect/linux
+		echo "    (build/linux is committed: the steps below build" \
+			"build/bisect/linux at $(git -C "$src" rev-parse --short HEAD))"
+	fi
+	root=$(dirname "${src:-$top/build/linux}")
+	v() { env ${src:+SRC="$src"} "$top/scripts/variant.sh" "$@"; }
+	step vm v series vm check
+	step vm-vtd v series vm vtd
+	step debug v debug vm check
+	step debug-vtd v debug vm vtd
+	step kcsan v kcsan vm check
+	step arm64 env ARCH=arm64 ${src:+SRC="$src"} \
+		"$top/scripts/variant.sh" series vm check
+	step warnings env SERIES_CONFIG="$root/out/series/.config" \
+		"$top/scripts/warnings.sh"
+	step noliburing "$top/scripts/selftests-noliburing.sh" \
+		"${src:-$top/build/linux}" "$root/out/series"
 	step checkpatch "$top/scripts/checkpatch.sh"
 	step docs "$top/scripts/docs.sh"
-	step bisect "$top/scripts/bisect.sh"
+	[ "$src" = "$top/build/bisect/linux" ] ||
+		step bisect "$top/scripts/bisect.sh"
 fi
 
 if [ -n "$failures" ]; then

@@ -20,18 +20,30 @@ flags="--strict --show-types --color=never -q --ignore FILE_PATH_CHANGES,UNKNOWN
 cache=$top/build/checkpatch-cache
 mkdir -p "$cache"
 pass=0 fail=0
-while read -r p; do
-	# A patch whose text and checkpatch did not change keeps its verdict
-	key=$( (echo "$flags"; cat "$top/patches/$p" "$src/scripts/checkpatch.pl") |
-	      sha256sum | cut -d' ' -f1)
-	if [ -f "$cache/$key" ]; then
-		out=$(cat "$cache/$key")
-	else
-		# shellcheck disable=SC2086
-		out=$(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl \
-			$flags "$top/patches/$p" 2>&1)
-		printf '%s' "$out" >"$cache/$key"
-	fi
+patches=$(grep -v '^\s*#' "$top/patches/series" | sed '/^\s*$/d')
+
+# A patch whose text and checkpatch did not change keeps its verdict
+key() {
+	(echo "$flags"; cat "$top/patches/$1" "$src/scripts/checkpatch.pl") |
+		sha256sum | cut -d' ' -f1
+}
+
+# checkpatch.pl on the patches not in the cache, one per CPU at a time
+for p in $patches; do
+	k=$(key "$p")
+	[ -f "$cache/$k" ] && continue
+	while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do
+		wait -n
+	done
+	# shellcheck disable=SC2086
+	(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl \
+		$flags "$top/patches/$p" >"$cache/$k.tmp" 2>&1
+	 mv "$cache/$k.tmp" "$cache/$k") &
+done
+wait
+
+for p in $patches; do
+	out=$(cat "$cache/$(key "$p")")
 	if grep -qE '^(ERROR|WARNING):' <<<"$out"; then
 		echo "not ok checkpatch $p"
 		sed 's/^/#   /' <<<"$out"
@@ -41,6 +53,6 @@ while read -r p; do
 		grep -E '^CHECK:' <<<"$out" | sed 's/^/#   /'
 		pass=$((pass + 1))
 	fi
-done < <(grep -v '^\s*#' "$top/patches/series" | sed '/^\s*$/d')
+done
 echo "checkpatch: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -12,7 +12,7 @@ out=$top/build/out/docs
 log=$out/htmldocs.log
 mkdir -p "$out"
 
-if ! make -s -C "$src" O="$out" SPHINXDIRS=userspace-api htmldocs \
+if ! make -s -C "$src" O="$out" -j"$(nproc)" SPHINXDIRS=userspace-api htmldocs \
 	>"$log" 2>&1; then
 	echo "not ok docs userspace-api # build failed"
 	tail -20 "$log" | sed 's/^/#   /'

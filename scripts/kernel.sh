@@ -2,7 +2,8 @@
 # Usage: [ARCH=arm64] scripts/kernel.sh SRC OUT FRAGMENT...
 #
 # Configure (tinyconfig + fragments) and build an x86_64 bzImage out of tree
-# in OUT, plus the uapi headers in OUT/usr/include for the selftests.
+# in OUT. The uapi headers are scripts/selftests.sh's business: they are
+# the same for every config, so a kernel build does not install them.
 # Result: OUT/arch/x86/boot/bzImage
 # With ARCH=arm64: cross built with Debian's aarch64-linux-gnu-gcc, result
 # OUT/arch/arm64/boot/Image.
@@ -89,5 +90,4 @@ verify
 # Again after the build: kbuild's syncconfig may have changed .config when
 # the tree's Kconfig changed (e.g. a patch adding a dependency).
 verify
-"${MAKE[@]}" -s headers_install >/dev/null
 echo "kernel.sh: built $OUT/$IMAGE_PATH"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build or boot one variant of the kernel, each step doing the ones before it.
+# Build or boot one variant of the kernel, each step doing what it needs.
 #
 # Usage: variant.sh VARIANT STEP [MODE]
 #   VARIANT  series    build/linux: base + the series (default)
@@ -7,7 +7,8 @@
 #            kcsan     the same sources with KCSAN (x86_64), running only the
 #                      fault queue programs (iommufd_fault*)
 #            upstream  build/upstream/linux: the unrewound Debian tree, our peer
-#   STEP     tree | kernel | selftests | initramfs | vm
+#   STEP     tree | kernel | selftests | initramfs | vm (kernel and
+#            initramfs; the selftests and the initramfs need no kernel)
 #   MODE     for vm: check (every test program but the VT-d ones, with
 #            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on),
 #            run (the demo), bench (the benchmark, bench/) or soak
@@ -66,23 +67,33 @@ esac
 [ "$arch" = arm64 ] && export ARCH=arm64
 [ "$variant" = debug ] && frags+=("$top/config/debug.config")
 [ "$variant" = kcsan ] && frags+=("$top/config/kcsan.config")
+# The uapi headers, and with them the selftests' objects, are the same for
+# every config of one source tree and arch: the series' output directory
+# holds them for the debug and kcsan variants too, so each is installed once.
+hdr=$root/out/series
+[ "$arch" = arm64 ] && hdr=$root/out/arm64
+[ "$variant" = upstream ] && hdr=$out
 tests=$out/tests
 initrd=$out/initramfs.cpio.gz
 logdir=$top/build/logs
 export CCACHE_BASEDIR=$top/build
 
-# Each step first runs the one before it; scripts skip work already done.
+# Each step first runs the ones it needs (vm: kernel and initramfs; the
+# others: the one before); scripts skip work already done.
+tree_done=
 run_step() {
 	case $1 in
 	tree)
+		[ -z "$tree_done" ] || return 0
+		tree_done=1
 		[ "$arch" = arm64 ] && "$top/scripts/deps.sh" arm64
 		[ -n "${SRC:-}" ] || "$top/scripts/tree.sh" --keep "$tree" ;;
 	kernel)
 		run_step tree
 		"$top/scripts/kernel.sh" "$src" "$out" "${frags[@]}" ;;
 	selftests)
-		run_step kernel
-		"$top/scripts/selftests.sh" "$src" "$out" "$tests" ;;
+		run_step tree
+		"$top/scripts/selftests.sh" "$src" "$hdr" "$tests" ;;
 	initramfs)
 		run_step selftests
 		# The demo uses test ops of the series' mock device; the peer
@@ -90,13 +101,14 @@ run_step() {
 		# only what both have.
 		local demo=
 		if [ "$variant" != upstream ]; then
-			"$top/scripts/demo.sh" "$src" "$out" "$out/demo"
+			"$top/scripts/demo.sh" "$src" "$hdr" "$out/demo"
 			demo=$out/demo
 		fi
-		"$top/scripts/demo.sh" "$src" "$out" "$out/bench" bench
+		"$top/scripts/demo.sh" "$src" "$hdr" "$out/bench" bench
 		"$top/scripts/initramfs.sh" "$tests" "$initrd" "$demo" \
 			"$out/bench" ;;
 	vm)
+		run_step kernel
 		run_step initramfs
 		mkdir -p "$logdir"
 		local log=$logdir/$variant-$mode.log rc=0 guest=$mode iommu=off

@@ -3,6 +3,9 @@
 #   w1-sparse  drivers/iommu/iommufd with W=1 C=1 (sparse), our config (=y)
 #   debian-m   drivers/iommu/iommufd as a module (CONFIG_IOMMUFD=m) with W=1,
 #              on Debian's own amd64 6.12 config, as a distro would build it
+# The first takes the series' .config from SERIES_CONFIG (default
+# build/out/series/.config, which make check points at the output directory
+# it booted).
 # Warnings the base tree already has are listed in config/known-warnings and
 # do not count; any other warning fails the check and is printed.
 set -uo pipefail
@@ -50,8 +53,9 @@ judge() {
 # Our config, everything built in.
 out=$top/build/out/warnings
 mkdir -p "$out"
-if [ ! -f "$out/.config" ] || ! cmp -s "$top/build/out/series/.config" "$out/.config"; then
-	cp "$top/build/out/series/.config" "$out/.config"
+series_config=${SERIES_CONFIG:-$top/build/out/series/.config}
+if [ ! -f "$out/.config" ] || ! cmp -s "$series_config" "$out/.config"; then
+	cp "$series_config" "$out/.config"
 	make -s -C "$src" O="$out" CC="ccache gcc" olddefconfig >/dev/null
 fi
 judge w1-sparse "$out" W=1 C=1

@@ -43,7 +43,11 @@ done
 wait
 
 for p in $patches; do
-	out=$(cat "$cache/$(key "$p")")
+	if ! out=$(cat "$cache/$(key "$p")" 2>&1); then
+		echo "not ok checkpatch $p # checkpatch.pl left no output"
+		fail=$((fail + 1))
+		continue
+	fi
 	if grep -qE '^(ERROR|WARNING):' <<<"$out"; then
 		echo "not ok checkpatch $p"
 		sed 's/^/#   /' <<<"$out"

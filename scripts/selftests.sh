@@ -24,11 +24,9 @@ DIR=$SRC/tools/testing/selftests/iommu
 BUILD=$OUT/kselftest/iommu
 MARK=.iommu-selftests
 
-if [ "${ARCH:-x86_64}" = arm64 ]; then
-	make -s -C "$SRC" O="$OUT" ARCH=arm64 headers_install >/dev/null
-else
-	make -s -C "$SRC" O="$OUT" ARCH=x86_64 headers_install >/dev/null
-fi
+hdr_arch=x86_64
+[ "${ARCH:-}" = arm64 ] && hdr_arch=arm64
+make -s -C "$SRC" O="$OUT" ARCH=$hdr_arch headers_install >/dev/null
 # DEST gets wiped: refuse to wipe a directory this script did not create.
 if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/$MARK" ]; then
 	echo "selftests.sh: $DEST is not empty and not ours; refusing to wipe it" >&2

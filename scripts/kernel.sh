@@ -58,7 +58,8 @@ fi
 
 # Verify: the last value each fragment line assigns to a symbol (later
 # fragments override earlier ones), if =y or =m, must be in .config.
-# =m satisfied by =y is accepted (a built-in user can force it).
+# =m satisfied by =y is accepted (a built-in user can force it). A symbol
+# a fragment says "is not set" must not be =y or =m (something selects it).
 verify() {
 	local missing
 	missing=$(awk '
@@ -68,13 +69,18 @@ verify() {
 		END {
 			for (s in want) {
 				w = want[s]
+				if (w == "") {
+					if ((s "=y") in have) print s "=y (wanted off)"
+					if ((s "=m") in have) print s "=m (wanted off)"
+					continue
+				}
 				if (w !~ /=[ym]$/ || (w in have)) continue
 				if (w ~ /=m$/ && ((s "=y") in have)) continue
 				print w
 			}
 		}' "$OUT/.config" "${FRAGS[@]}" | sort)
 	if [ -n "$missing" ]; then
-		echo "kernel.sh: ERROR: fragment options not set in $OUT/.config" \
+		echo "kernel.sh: ERROR: fragment options not as asked in $OUT/.config" \
 			"(missing dependency or unknown symbol):" >&2
 		echo "$missing" | sed 's/^/    /' >&2
 		exit 1

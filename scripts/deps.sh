@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(linux-source-6.12 linux-config-6.12 build-essential flex bison bc
       libelf-dev libssl-dev cpio busybox-static qemu-system-x86 ccache
       dwarves file python3 python3-ply python3-git kmod sparse liburing-dev git
-      python3-sphinx)
+      python3-sphinx python3-yaml)
 [ "${1:-}" = arm64 ] &&
 	pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm)
 

@@ -81,7 +81,7 @@ verify() {
 		}' "$OUT/.config" "${FRAGS[@]}" | sort)
 	if [ -n "$missing" ]; then
 		echo "kernel.sh: ERROR: fragment options not as asked in $OUT/.config" \
-			"(missing dependency or unknown symbol):" >&2
+			"(missing dependency, unknown symbol, or selected by another):" >&2
 		echo "$missing" | sed 's/^/    /' >&2
 		exit 1
 	fi

@@ -22,11 +22,7 @@ root=$top/build/bisect
 src=$root/linux
 out=$root/out/series
 seen=$root/verified-w1
-export CCACHE_BASEDIR=$top/build
-# Depend mode: a miss compiles once instead of preprocessing first to hash
-# (kbuild passes -Wp,-MMD, which is what the mode needs); about a fifth
-# off a kernel built with an empty cache, hits as in direct mode
-export CCACHE_DEPEND=true
+. "$top/scripts/ccache-env.sh"
 
 mkdir -p "$root"
 touch "$seen"

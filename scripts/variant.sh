@@ -76,11 +76,7 @@ hdr=$root/out/series
 tests=$out/tests
 initrd=$out/initramfs.cpio.gz
 logdir=$top/build/logs
-export CCACHE_BASEDIR=$top/build
-# Depend mode: a miss compiles once instead of preprocessing first to hash
-# (kbuild passes -Wp,-MMD, which is what the mode needs); about a fifth
-# off a kernel built with an empty cache, hits as in direct mode
-export CCACHE_DEPEND=true
+. "$top/scripts/ccache-env.sh"
 
 # Each step first runs the ones it needs (vm: kernel and initramfs; the
 # others: the one before); scripts skip work already done.

@@ -14,11 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/build/linux
 known=$top/config/known-warnings
 debian_config=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
-export CCACHE_BASEDIR=$top/build
-# Depend mode: a miss compiles once instead of preprocessing first to hash
-# (kbuild passes -Wp,-MMD, which is what the mode needs); about a fifth
-# off a kernel built with an empty cache, hits as in direct mode
-export CCACHE_DEPEND=true
+. "$top/scripts/ccache-env.sh"
 pass=0 fail=0
 
 # Build the iommufd objects in OUT with the extra make arguments given, and

@@ -63,6 +63,7 @@
  * on) and reads, so the floor's device makes two syscalls where the real
  * one makes one.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -103,6 +104,13 @@ static struct mock_iopf m;
 static int step;
 static int zero_fd, null_fd;	/* /dev/zero and /dev/null, for the floors */
 static bool floor_mode;		/* the cases do the floor's syscalls */
+/*
+ * IOPF_BENCH_PIN=1 (on the kernel command line): the threaded cases run the
+ * device thread on CPU 0 and the consumer on CPU 1, as a device that does not
+ * share the consumer's CPU; by default the scheduler places both, as it does
+ * a VMM's threads.
+ */
+static bool pinned;
 static bool profiling;		/* IOPF_BENCH_TRACE: a traced round too */
 
 static uint64_t now_ns(void)
@@ -775,6 +783,18 @@ static uint64_t run_vmm_round(struct vmm *v, uint64_t *lat)
 	if (pthread_create(&thread, NULL,
 			   cfg.uring ? vmm_uring_thread : vmm_poll_thread, v))
 		die("start the consumer");
+	if (pinned) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		if (pthread_setaffinity_np(thread, sizeof(set), &set))
+			die("pin the consumer");
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+			die("pin the device");
+	}
 	t0 = now_ns();
 	for (i = 0; i != VMM_FAULTS; i++) {
 		if ((int)(i - __atomic_load_n(&v->answered,
@@ -1303,6 +1323,7 @@ int main(void)
 	 * faults. The queues stay until the faults are measured, so that
 	 * neither finds objects the other freed.
 	 */
+	pinned = getenv("IOPF_BENCH_PIN");
 	run_memory_queue();
 	run_memory();
 	free_memory_queues();

@@ -774,6 +774,7 @@ out:
 static uint64_t run_vmm_round(struct vmm *v, uint64_t *lat)
 {
 	struct vmm_cfg cfg = v->cfg;
+	cpu_set_t all;
 	pthread_t thread;
 	uint64_t t0;
 	unsigned int i;
@@ -786,6 +787,8 @@ static uint64_t run_vmm_round(struct vmm *v, uint64_t *lat)
 	if (pinned) {
 		cpu_set_t set;
 
+		if (pthread_getaffinity_np(pthread_self(), sizeof(all), &all))
+			die("read the device's CPUs");
 		CPU_ZERO(&set);
 		CPU_SET(1, &set);
 		if (pthread_setaffinity_np(thread, sizeof(set), &set))
@@ -814,6 +817,9 @@ static uint64_t run_vmm_round(struct vmm *v, uint64_t *lat)
 		sched_yield();
 	t0 = now_ns() - t0;
 	pthread_join(thread, NULL);
+	/* The cases that follow run where the scheduler puts them */
+	if (pinned && pthread_setaffinity_np(pthread_self(), sizeof(all), &all))
+		die("unpin the device");
 	if (v->failed) {
 		errno = errno ?: EIO;
 		die(v->failed);

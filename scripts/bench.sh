@@ -11,6 +11,9 @@
 # row: row, unit, series median, peer median, ratio, series min, series max,
 # peer min, peer max; "n/a" where a kernel has no figure) and the boots'
 # logs, build/logs/bench-VARIANT-N.log.
+# Then the compatibility check, scripts/compat.sh: one more boot of each
+# kernel; its output is build/logs/compat.txt, its table build/logs/compat.md,
+# and a failure there fails make bench (after the tables are written).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -144,5 +147,11 @@ for case in order:
           cell(s, 1, "%.0f%%"), cell(p, 1, "%.0f%%")))
 PY
 t3=$(date +%s)
-echo "bench: builds $((t1 - t0)) s, $((2 * runs)) boots $((t2 - t1)) s, total $((t3 - t0)) s"
+echo "bench: compatibility, scripts/compat.sh (build/logs/compat.txt)"
+compat_rc=0
+"$top/scripts/compat.sh" >"$logs/compat.txt" 2>&1 || compat_rc=$?
+grep -E '^FAIL|^compat: [0-9]+ cases|^compat: [0-9]+ passed' "$logs/compat.txt" || true
+t4=$(date +%s)
+echo "bench: builds $((t1 - t0)) s, $((2 * runs)) boots $((t2 - t1)) s, compat $((t4 - t3)) s, total $((t4 - t0)) s"
 echo "bench: tables in build/logs/bench.txt and bench.tsv, boots in build/logs/bench-*.log"
+exit $compat_rc

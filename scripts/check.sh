@@ -6,6 +6,12 @@
 #              VT-d, running every program of tools/testing/selftests/iommu
 #              but the VT-d ones; a kernel splat anywhere fails it
 #   vm-vtd     the VT-d (vfio-pci) programs, in a boot with intel_iommu=on
+#   kselftest  the in-tree suite as kernel CI runs it: installed by its
+#              Makefile, run by run_kselftest.sh (scripts/kselftest.sh)
+#   compat     compat/iopf_compat.c on the series kernel and on the peer
+#              (the unmodified Debian tree): a case whose results differ
+#              and that compat/differences does not list fails it, and so
+#              does a listed case that no longer differs (scripts/compat.sh)
 #   debug,     the same two on a kernel with KASAN, lockdep, kmemleak,
 #   debug-vtd  DEBUG_OBJECTS/LIST and the hung task detector
 #   kcsan      the fault queue programs (iommufd_fault, _events, _stress,
@@ -105,6 +111,8 @@ else
 	v() { env ${src:+SRC="$src"} "$top/scripts/variant.sh" "$@"; }
 	step vm v series vm check
 	step vm-vtd v series vm vtd
+	step kselftest env ${src:+SRC="$src"} "$top/scripts/kselftest.sh"
+	step compat env ${src:+SRC="$src"} "$top/scripts/compat.sh"
 	step debug v debug vm check
 	step debug-vtd v debug vm vtd
 	step kcsan v kcsan vm check

@@ -5,6 +5,8 @@
 # symlinks are made by /init at boot), TESTDIR/* as /tests, DEMODIR/* as
 # /demo, BENCHDIR/* as /bench. Byte-reproducible: sorted entries, uid/gid 0,
 # fixed mtimes, gzip -n. An empty DEMODIR ("") leaves /demo empty.
+# Env: COMPATDIR=DIR  DIR/* as /compat (the compatibility program,
+#                     scripts/compat.sh); unset or empty: /compat is empty
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 4 ]; then
@@ -34,6 +36,11 @@ chmod 755 "$STAGE/init" "$STAGE/bin/busybox"
 cp -a "$TESTDIR/." "$STAGE/tests/"
 [ -z "$DEMODIR" ] || cp -a "$DEMODIR/." "$STAGE/demo/"
 [ -z "$BENCHDIR" ] || cp -a "$BENCHDIR/." "$STAGE/bench/"
+if [ -n "${COMPATDIR:-}" ]; then
+	[ -d "$COMPATDIR" ] || { echo "initramfs.sh: no such dir: $COMPATDIR" >&2; exit 2; }
+	mkdir -p "$STAGE/compat"
+	cp -a "$COMPATDIR/." "$STAGE/compat/"
+fi
 # The kernel opens /dev/console before /init runs (devtmpfs is mounted by
 # /init later); without the node (needs root) /init reopens it itself.
 mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true

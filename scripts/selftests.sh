@@ -7,7 +7,8 @@
 # SRC/tools/testing/selftests/iommu statically against them, then copy every
 # program in the Makefile's TEST_GEN_PROGS into DEST (recreated each run, so
 # programs dropped by a patch do not linger). Objects live in
-# OUT/kselftest/iommu.
+# OUT/kselftest/iommu. scripts/harness.sh then adds the project's own test
+# programs (harness/) to DEST.
 # With ARCH=arm64 they are cross built with aarch64-linux-gnu-gcc, and
 # liburing comes from ARM64_ROOT (build/arm64-root, see deps.sh arm64).
 set -euo pipefail

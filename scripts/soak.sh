@@ -8,7 +8,8 @@
 #
 # Fails on any failed test (each stress run checks its exact ledger, the
 # fuzzer its model), any kernel splat and any kmemleak report (scripts/tap.py),
-# and prints the ledger totals of all runs.
+# and prints the ledger totals of all runs. Both programs are the project's
+# (harness/), built beside the selftests of the tree (scripts/harness.sh).
 # Log: build/logs/debug-soak.log
 set -uo pipefail
 
@@ -18,7 +19,8 @@ log=$top/build/logs/debug-soak.log
 t0=$(date +%s)
 
 "$top/scripts/deps.sh" || exit 1
-"$top/scripts/tree.sh" --keep linux || exit 1
+# SRC=DIR: another source tree, as for make check (see variant.sh)
+[ -n "${SRC:-}" ] || "$top/scripts/tree.sh" --keep linux || exit 1
 echo "soak: $SOAK_MIN min on the debug kernel (log: build/logs/debug-soak.log)"
 "$top/scripts/variant.sh" debug vm soak
 rc=$?

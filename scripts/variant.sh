@@ -11,7 +11,8 @@
 #            initramfs; the selftests and the initramfs need no kernel)
 #   MODE     for vm: check (every test program but the VT-d ones, with
 #            intel_iommu=off), vtd (the VT-d/vfio ones, intel_iommu=on),
-#            run (the demo), bench (the benchmark, bench/) or soak
+#            run (the demo), bench (the benchmark, bench/), compat (the
+#            compatibility program, compat/, see scripts/compat.sh) or soak
 #            (stress and fuzz, seed after seed, for SOAK_MIN minutes); with
 #            ARCH=arm64: check (every program, the vfio one against the
 #            SMMUv3 included), mock (all but the vfio one), smmu (only it)
@@ -93,7 +94,11 @@ run_step() {
 		"$top/scripts/kernel.sh" "$src" "$out" "${frags[@]}" ;;
 	selftests)
 		run_step tree
-		"$top/scripts/selftests.sh" "$src" "$hdr" "$tests" ;;
+		"$top/scripts/selftests.sh" "$src" "$hdr" "$tests"
+		# The project's own test programs (harness/), run beside
+		# them; they need the series' uAPI and test ops
+		[ "$variant" = upstream ] ||
+			"$top/scripts/harness.sh" "$src" "$hdr" "$tests" ;;
 	initramfs)
 		run_step selftests
 		# The demo uses test ops of the series' mock device; the peer
@@ -105,8 +110,10 @@ run_step() {
 			demo=$out/demo
 		fi
 		"$top/scripts/demo.sh" "$src" "$hdr" "$out/bench" bench
-		"$top/scripts/initramfs.sh" "$tests" "$initrd" "$demo" \
-			"$out/bench" ;;
+		# The compatibility program (compat/), on both kernels too
+		"$top/scripts/compat.sh" build "$src" "$hdr" "$out/compat"
+		COMPATDIR=$out/compat "$top/scripts/initramfs.sh" "$tests" \
+			"$initrd" "$demo" "$out/bench" ;;
 	vm)
 		run_step kernel
 		run_step initramfs

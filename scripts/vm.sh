@@ -1,6 +1,7 @@
 #!/bin/bash
 # Usage: [ARCH=arm64] scripts/vm.sh BZIMAGE INITRD LOG [MODE] [TIMEOUT_S]
-#   MODE       iopf.mode for guest/init: check (default) | run
+#   MODE       iopf.mode for guest/init: check (default) | run | bench |
+#              compat | soak (see guest/init)
 #   TIMEOUT_S  overall wall-clock limit (default 900); qemu is killed after it
 # Env: VM_ACCEL=tcg|kvm (default: kvm only if a probe boot shows it works),
 #      VM_IOMMU=off|intel (default off, see below),

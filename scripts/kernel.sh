@@ -92,7 +92,13 @@ verify() {
 verify
 [ "$CONFIGURED" = 1 ] && echo "$want" > "$STAMP"
 
-"${MAKE[@]}" "$IMAGE"
+# The boot image is made without ccache's results: x86's piggy.S takes the
+# compressed kernel in with .incbin, which ccache does not see, and its text
+# names only the sizes, so a kernel whose compressed size matches an earlier
+# one's got that earlier kernel inside its bzImage. CCACHE_RECACHE compiles
+# those few objects again, and kbuild sees the same command lines.
+"${MAKE[@]}" vmlinux
+CCACHE_RECACHE=1 "${MAKE[@]}" "$IMAGE"
 # Again after the build: kbuild's syncconfig may have changed .config when
 # the tree's Kconfig changed (e.g. a patch adding a dependency).
 verify

@@ -963,11 +963,12 @@ static void op_read(void)
 
 	/* What the model says the read returns */
 	room = eff / REC_SIZE;
-	if (how < 30 && len && !q->nq && q->live && (q->wait || !q->nonblock)) {
+	if (how < 30 && len && !q->nq && q->live && !q->wait && !q->nonblock) {
 		/*
-		 * A read that may not wait polls first where a read would
-		 * wait for a group, whatever its size, as io_uring's does
-		 * (preadv2() of nothing does not reach the file)
+		 * A read that may not wait, of a blocking file of a queue
+		 * without IOMMU_FAULT_QUEUE_WAIT, polls first, whatever its
+		 * size, as io_uring's does (preadv2() of nothing does not reach
+		 * the file); a waiting queue checks the size first
 		 */
 		want = -EAGAIN;
 	} else if (!eff) {

@@ -52,6 +52,20 @@
  *   memory_queue kernel slab memory per allocated, empty fault queue (object,
  *               file and queue state): 512 flags-0 queues, measured like
  *               memory, first in the boot, after the fd table has grown
+ *   demand_paging
+ *               IO demand paging: a second mock device, on a paging HWPT
+ *               whose faults go to its own queue, reads DEMAND_PAGES pages
+ *               from an IOAS with nothing mapped, one page per access
+ *               (IOMMU_TEST_OP_DMA); each access faults, stalls until a
+ *               handler thread (mock_pager_run()) has read the fault, mapped
+ *               the page with IOMMU_IOAS_MAP and answered it, and then
+ *               retries and copies the page. Time per page resolved; its
+ *               floor is the same IOMMU_IOAS_MAP and access with no fault.
+ *               Series only: the peer refuses fault_id on a paging HWPT and
+ *               has no IOMMU_TEST_OP_DMA (the row says n/a)
+ *   demand_paging64
+ *               the same with accesses of 64 pages that all fault; the
+ *               device asks for at most 32 pages in one group
  *
  * Every time case also has a "floor_<case>": the same syscall sequence with
  * no fault work. The trigger is a query-only test op both kernels have
@@ -93,6 +107,8 @@
 #define VMM_WINDOW 64		/* faults the device has outstanding at most */
 #define QUEUES 16		/* fault queues of queues16 and uring16 */
 #define MEM_QUEUES 512		/* queues allocated for memory_queue */
+#define DEMAND_PAGES 256	/* pages a round of demand_paging reads */
+#define DEMAND_IOVA 0x40000000ULL
 
 /* IOMMU_FAULT_QUEUE_WAIT of the series; the peer's header has no such flag */
 #define BENCH_QUEUE_WAIT (1u << 0)
@@ -1100,14 +1116,122 @@ static void free_memory_queues(void)
 	}
 }
 
-static void run_case(const char *name, uint64_t (*fn)(void))
+static void run_case_unit(const char *name, uint64_t (*fn)(void),
+			  const char *unit)
 {
 	uint64_t r[ROUNDS];
 	unsigned int i;
 
 	for (i = 0; i != ROUNDS; i++)
 		r[i] = fn();
-	report(name, median(r, ROUNDS), "ns/fault");
+	report(name, median(r, ROUNDS), unit);
+}
+
+#ifdef HAVE_MOCK_DMA
+static struct mock_iopf dp;	/* the device of demand_paging */
+static uint8_t *dp_mem, *dp_buf;
+static long dp_page;
+
+static void *pager_thread(void *arg)
+{
+	if (mock_pager_run(arg))
+		die("the demand paging handler");
+	return NULL;
+}
+
+/* One round: DEMAND_PAGES pages read @per pages an access; ns per page */
+static uint64_t demand_round(unsigned int per)
+{
+	struct mock_pager p = {
+		.m = &dp,
+		.iova = DEMAND_IOVA,
+		.length = DEMAND_PAGES * dp_page,
+		.mem = dp_mem,
+		.page_size = dp_page,
+	};
+	uint64_t t0, t1, len = per * dp_page;
+	pthread_t thread;
+	unsigned int i, j;
+
+	p.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (!floor_mode &&
+	    (p.stop_fd < 0 || pthread_create(&thread, NULL, pager_thread, &p)))
+		die("start the demand paging handler");
+	t0 = now_ns();
+	for (i = 0; i != DEMAND_PAGES; i += per) {
+		uint64_t iova = DEMAND_IOVA + i * dp_page;
+
+		/* The floor: the handler's maps, then an access that hits */
+		for (j = 0; floor_mode && j != per; j++)
+			if (mock_ioas_map(&dp, iova + j * dp_page,
+					  dp_mem + (i + j) * dp_page, dp_page))
+				die("IOMMU_IOAS_MAP");
+		if (mock_dma(&dp, iova, len, dp_buf + i * dp_page, 0, NULL))
+			die("IOMMU_TEST_OP_DMA");
+	}
+	t1 = now_ns();
+	if (!floor_mode) {
+		eventfd_write(p.stop_fd, 1);
+		pthread_join(thread, NULL);
+	}
+	close(p.stop_fd);
+	if (memcmp(dp_mem, dp_buf, DEMAND_PAGES * dp_page))
+		die("demand paging read the wrong data");
+	if (mock_ioas_unmap(&dp, DEMAND_IOVA, DEMAND_PAGES * dp_page))
+		die("IOMMU_IOAS_UNMAP");
+	return (t1 - t0) / DEMAND_PAGES;
+}
+
+static uint64_t run_demand1(void)
+{
+	return demand_round(1);
+}
+
+static uint64_t run_demand64(void)
+{
+	return demand_round(64);
+}
+
+static void run_demand(void)
+{
+	static bool ready;
+	__u32 hwpt_id;
+	size_t i;
+
+	if (!ready) {
+		dp_page = sysconf(_SC_PAGE_SIZE);
+		dp_mem = mmap(NULL, DEMAND_PAGES * dp_page,
+			      PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		dp_buf = malloc(DEMAND_PAGES * dp_page);
+		if (dp_mem == MAP_FAILED || !dp_buf)
+			die("demand paging memory");
+		for (i = 0; i != DEMAND_PAGES * dp_page; i++)
+			dp_mem[i] = i * 7 + (i >> 12);
+		if (mock_iopf_setup(&dp))
+			die(dp.failed);
+		if (mock_paging_fault_hwpt(&dp, &hwpt_id))
+			die("a paging HWPT with fault_id");
+		ready = true;
+	}
+	/* Warm up: first-use allocations are not what is measured */
+	demand_round(1);
+	run_case_unit("demand_paging", run_demand1, "ns/page");
+	run_case_unit("demand_paging64", run_demand64, "ns/page");
+}
+#else
+static void run_demand(void)
+{
+	const char *why = "the peer refuses fault_id on a paging HWPT and has no IOMMU_TEST_OP_DMA";
+
+	report_na("demand_paging", "ns/page", why);
+	report_na("demand_paging64", "ns/page", why);
+}
+#endif
+
+static void run_case(const char *name, uint64_t (*fn)(void))
+{
+	run_case_unit(name, fn, "ns/fault");
 }
 
 /*
@@ -1288,6 +1412,7 @@ static void run_all(void)
 	run_wakeup(&p50, &p99);
 	report("wakeup_p50", p50 / 1000, "us");
 	report("wakeup_p99", p99 / 1000, "us");
+	run_demand();
 
 	if (floor_mode) {
 		run_vmm_floor("vmm", false, 1);

@@ -258,6 +258,13 @@ static inline int mock_pager_run(struct mock_pager *p)
 
 		if (poll(pfd, 2, -1) < 0)
 			return -1;
+		/* EPOLLHUP: the queue was destroyed */
+		if (pfd[0].revents & (POLLHUP | POLLERR)) {
+			errno = EPIPE;
+			return -1;
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		len = read(p->m->fault_fd, rec, sizeof(rec));
 		if (len < 0 && errno == EAGAIN)
 			continue;

@@ -19,22 +19,28 @@
  *   trigger, read, write
  *               the three calls of roundtrip, each timed alone (median of
  *               single calls)
+ *   write_log   write again with the series' response log on (see below):
+ *               what the log adds to a response; n/a on the peer
  *   batch64     64 faults, read in one read(), answered in one write()
  *   backlog4k   4096 faults queued before any read, read 64 at a time, then
  *               answered newest first, one write() each
  *   wakeup      a second thread sleeps in poll(); time from the trigger to
  *               the record in its buffer
- *   vmm         QEMU's pattern: the main thread is the device and raises
- *               faults (at most VMM_WINDOW unanswered); a second thread sleeps
- *               in poll() on the O_NONBLOCK fd, and on each wakeup reads up
- *               to 100 records and answers them in one write(). Time per
- *               fault (1e9 / faults per second), and p50/p99 of trigger ->
- *               response at the device; the mock device logs the response
- *               synchronously inside write(), so "at the device" is timed
- *               when write() returns
+ *   vmm         a VMM that answers a batch at once: the main thread is the
+ *               device and raises faults (at most VMM_WINDOW unanswered); a
+ *               second thread sleeps in poll() on the O_NONBLOCK fd, and on
+ *               each wakeup reads up to 100 records and answers them in one
+ *               write(). Time per fault (1e9 / faults per second), and
+ *               p50/p99 of trigger -> response at the device; the mock device
+ *               takes the response synchronously inside write(), so "at the
+ *               device" is timed when write() returns
  *   vmm_cpu     the CPU time of the consumer thread (CLOCK_THREAD_CPUTIME_ID)
  *               per fault: what resolving faults costs the VMM's fault
  *               thread, where "vmm" is bounded by the device thread
+ *   vmm_qemu, vmm_qemu_*
+ *               QEMU's pattern: the same, but each response is written on
+ *               its own, one write() of 8 bytes per record, as QEMU's VT-d
+ *               model writes each response when the guest gives it
  *   uring       the same with a read always posted through io_uring on an
  *               IOMMU_FAULT_QUEUE_WAIT queue and the responses written
  *               through io_uring (raw io_uring syscalls, no liburing); "n/a"
@@ -46,6 +52,8 @@
  *               each ready fd and answers them in one write() per fd; the
  *               device thread raises faults round robin over the 16 devices
  *               with the same window as vmm
+ *   queues16_qemu, queues16_qemu_*
+ *               the same 16 queues, each response written on its own
  *   uring16     the same 16 queues with IOMMU_FAULT_QUEUE_WAIT, served by
  *               one ring: one read posted per queue, the responses written
  *               through the ring; "n/a" where the flag is refused
@@ -66,6 +74,11 @@
  *   demand_paging64
  *               the same with accesses of 64 pages that all fault; the
  *               device asks for at most 32 pages in one group
+ *
+ * The mock devices of the series log every page response they receive, for
+ * the tests; the peer's do not. So that the responses cost the same on both
+ * kernels, the program turns that log off (IOMMU_TEST_OP_IOPF_LOG) on every
+ * device it uses, unless IOPF_BENCH_LOG=1 is on the kernel command line.
  *
  * Every time case also has a "floor_<case>": the same syscall sequence with
  * no fault work. The trigger is a query-only test op both kernels have
@@ -128,6 +141,18 @@ static bool floor_mode;		/* the cases do the floor's syscalls */
  */
 static bool pinned;
 static bool profiling;		/* IOPF_BENCH_TRACE: a traced round too */
+
+/* The series' devices log their responses; the peer's do not: see above */
+static void unlog(struct mock_iopf *d)
+{
+#ifdef HAVE_MOCK_IOPF_LOG
+	if (!getenv("IOPF_BENCH_LOG") && mock_iopf_log(d, MOCK_IOPF_LOG_OFF)) {
+		printf("not ok %d - turn off the response log: %s\n", ++step,
+		       strerror(errno));
+		exit(1);
+	}
+#endif
+}
 
 static uint64_t now_ns(void)
 {
@@ -508,6 +533,7 @@ static bool ring_cqe(struct ring *r, struct io_uring_cqe *out)
  */
 struct vmm_cfg {
 	bool uring;
+	bool per_record;	/* QEMU: one write() per response */
 	unsigned int nq;	/* fault queues: 1, or QUEUES */
 	int fd[QUEUES];		/* the fault queues, or the floor's eventfds */
 	struct mock_iopf *dev[QUEUES];	/* the device of each queue */
@@ -563,13 +589,34 @@ static unsigned int vmm_records(const void *buf, ssize_t ret)
 	return ret > 0 ? ret / sizeof(rec_t) : 0;
 }
 
-/* Count a read that gave @n records, answered by one write */
-static void vmm_count(struct vmm *v, unsigned int n)
+/* Count a read that gave @n records, answered by @writes writes */
+static void vmm_count(struct vmm *v, unsigned int n, unsigned int writes)
 {
 	v->taken += n;
 	v->reads++;
-	v->writes++;
+	v->writes += writes;
 	v->singles += n == 1;
+}
+
+/*
+ * QEMU's VT-d model forwards each record to the guest and writes each
+ * response when the guest gives it: one write() of one response per record
+ */
+static int vmm_answer_each(struct vmm *v, int fd, const rec_t *rec,
+			   const resp_t *resp, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i != n; i++) {
+		if (write(floor_mode ? null_fd : fd, &resp[i], sizeof(resp_t)) !=
+		    sizeof(resp_t)) {
+			v->failed = "write";
+			return -1;
+		}
+		vmm_answered(v, &rec[i], 1, v->taken + i, now_ns());
+	}
+	vmm_count(v, n, n);
+	return 0;
 }
 
 /* Read up to VMM_READ records of @fd and answer them in one write() */
@@ -594,13 +641,15 @@ static int vmm_serve(struct vmm *v, int fd)
 		return -1;
 	}
 	fill_responses(resp, rec, n);
+	if (v->cfg.per_record)
+		return vmm_answer_each(v, fd, rec, resp, n);
 	ret = write(floor_mode ? null_fd : fd, resp, n * sizeof(resp_t));
 	if (ret != (ssize_t)(n * sizeof(resp_t))) {
 		v->failed = "write";
 		return -1;
 	}
 	vmm_answered(v, rec, n, v->taken, now_ns());
-	vmm_count(v, n);
+	vmm_count(v, n, 1);
 	return 0;
 }
 
@@ -697,7 +746,7 @@ static void uring_answer(struct ring *r, struct vmm *v, struct uring_slot *slot,
 	s->busy = true;
 	s->n = n;
 	s->taken = v->taken;
-	vmm_count(v, n);
+	vmm_count(v, n, 1);
 	memcpy(s->rec, rec, n * sizeof(rec[0]));
 	fill_responses(s->resp, rec, n);
 	ring_prep(r, IORING_OP_WRITE, floor_mode ? null_fd : v->cfg.fd[k],
@@ -863,11 +912,12 @@ static void run_vmm(const char *name, const struct vmm_cfg *cfg)
 	}
 	/* How the consumer kept up: what a read gave, how often it slept */
 	printf("# %s%s: %.2f records per read (%u reads, %.1f %% of them gave "
-	       "one record), %.2f per write; the device waited on a full "
-	       "window before %.1f %% of its faults\n",
+	       "one record), %.2f per write (%.2f writes per fault); the device "
+	       "waited on a full window before %.1f %% of its faults\n",
 	       floor_mode ? "floor_" : "", name,
 	       (double)ROUNDS * VMM_FAULTS / reads, reads,
 	       100.0 * singles / reads, (double)ROUNDS * VMM_FAULTS / writes,
+	       (double)writes / (ROUNDS * VMM_FAULTS),
 	       100.0 * stalls / (ROUNDS * VMM_FAULTS));
 	qsort(lat, ROUNDS * VMM_FAULTS, sizeof(lat[0]), cmp_u64);
 	report(name, median(per, ROUNDS), "ns/fault");
@@ -930,6 +980,7 @@ static void q16_setup(void)
 	for (k = 0; k != QUEUES && !done; k++) {
 		if (mock_iopf_setup(&q16[k]))
 			die(q16[k].failed);
+		unlog(&q16[k]);
 		if (fcntl(q16[k].fault_fd, F_SETFL, O_NONBLOCK))
 			die("O_NONBLOCK");
 	}
@@ -964,9 +1015,14 @@ static void run_uring(const char *name, unsigned int nq)
 }
 
 /* The floor of vmm, uring, queues16 or uring16: @nq eventfds */
-static void run_vmm_floor(const char *name, bool uring, unsigned int nq)
+static void run_vmm_floor(const char *name, bool uring, unsigned int nq,
+			  bool per_record)
 {
-	struct vmm_cfg cfg = { .uring = uring, .nq = nq };
+	struct vmm_cfg cfg = {
+		.uring = uring,
+		.nq = nq,
+		.per_record = per_record,
+	};
 	unsigned int k;
 
 	for (k = 0; k != nq; k++) {
@@ -1212,6 +1268,7 @@ static void run_demand(void)
 			die(dp.failed);
 		if (mock_paging_fault_hwpt(&dp, &hwpt_id))
 			die("a paging HWPT with fault_id");
+		unlog(&dp);
 		ready = true;
 	}
 	/* Warm up: first-use allocations are not what is measured */
@@ -1392,6 +1449,28 @@ static void profile(void)
 	}
 }
 
+/*
+ * write_log: the write row once more with the series' response log on, in
+ * the same boot, to show what the log would add (the peer has none)
+ */
+static void run_write_log(void)
+{
+#ifdef HAVE_MOCK_IOPF_LOG
+	uint64_t trig, rd, wr;
+
+	if (floor_mode || getenv("IOPF_BENCH_LOG"))
+		return;
+	if (mock_iopf_log(&m, MOCK_IOPF_LOG_ON))
+		die("turn on the response log");
+	run_phases(&trig, &rd, &wr);
+	report("write_log", wr, "ns/call");
+	unlog(&m);
+#else
+	if (!floor_mode)
+		report_na("write_log", "ns/call", "the peer's mock keeps no log");
+#endif
+}
+
 /* Every time case, on the fault queue or as its floor */
 static void run_all(void)
 {
@@ -1407,6 +1486,7 @@ static void run_all(void)
 	report("trigger", trig, "ns/call");
 	report("read", rd, "ns/call");
 	report("write", wr, "ns/call");
+	run_write_log();
 	run_case("batch64", run_batch);
 	run_case("backlog4k", run_backlog);
 	run_wakeup(&p50, &p99);
@@ -1415,10 +1495,12 @@ static void run_all(void)
 	run_demand();
 
 	if (floor_mode) {
-		run_vmm_floor("vmm", false, 1);
-		run_vmm_floor("uring", true, 1);
-		run_vmm_floor("queues16", false, QUEUES);
-		run_vmm_floor("uring16", true, QUEUES);
+		run_vmm_floor("vmm", false, 1, false);
+		run_vmm_floor("vmm_qemu", false, 1, true);
+		run_vmm_floor("uring", true, 1, false);
+		run_vmm_floor("queues16", false, QUEUES, false);
+		run_vmm_floor("queues16_qemu", false, QUEUES, true);
+		run_vmm_floor("uring16", true, QUEUES, false);
 		return;
 	}
 	if (fcntl(m.fault_fd, F_SETFL, O_NONBLOCK))
@@ -1426,6 +1508,9 @@ static void run_all(void)
 	cfg.fd[0] = m.fault_fd;
 	cfg.dev[0] = &m;
 	run_vmm("vmm", &cfg);
+	cfg.per_record = true;
+	run_vmm("vmm_qemu", &cfg);
+	cfg.per_record = false;
 	if (fcntl(m.fault_fd, F_SETFL, 0))
 		die("clear O_NONBLOCK");
 	run_uring("uring", 1);
@@ -1436,6 +1521,9 @@ static void run_all(void)
 		cfg.dev[k] = &q16[k];
 	}
 	run_vmm("queues16", &cfg);
+	cfg.per_record = true;
+	run_vmm("queues16_qemu", &cfg);
+	cfg.per_record = false;
 	run_uring("uring16", QUEUES);
 }
 
@@ -1444,6 +1532,13 @@ int main(void)
 	printf("TAP version 13\n");
 	if (mock_iopf_setup(&m))
 		die(m.failed);
+#ifdef HAVE_MOCK_IOPF_LOG
+	printf("# the response log of the mock devices: %s\n",
+	       getenv("IOPF_BENCH_LOG") ? "on" : "off");
+#else
+	printf("# the mock devices keep no response log\n");
+#endif
+	unlog(&m);
 	zero_fd = open("/dev/zero", O_RDONLY);
 	null_fd = open("/dev/null", O_WRONLY);
 	if (zero_fd < 0 || null_fd < 0)

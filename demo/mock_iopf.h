@@ -5,7 +5,8 @@
  * queue. Only uAPI and test ops that the unrewound Debian kernel has too,
  * so the benchmark runs unchanged on both; the demand paging part needs
  * the series' IOMMU_TEST_OP_DMA and is built where the kernel's
- * iommufd_test.h has it (scripts/demo.sh defines HAVE_MOCK_DMA).
+ * iommufd_test.h has it (scripts/demo.sh defines HAVE_MOCK_DMA), as is the
+ * switch of the response log (HAVE_MOCK_IOPF_LOG).
  */
 #ifndef MOCK_IOPF_H
 #define MOCK_IOPF_H
@@ -134,6 +135,18 @@ static inline int mock_iopf_setup(struct mock_iopf *m)
 		  mock_replace(m, m->hwpt_id));
 	return 0;
 }
+
+#ifdef HAVE_MOCK_IOPF_LOG
+/* Stop (MOCK_IOPF_LOG_OFF) or resume the response log of the device */
+static inline int mock_iopf_log(struct mock_iopf *m, __u32 arg)
+{
+	struct iommu_test_cmd cmd = {
+		.iopf_knob = { .dev_id = m->dev_id, .arg = arg },
+	};
+
+	return mock_test_cmd(m->iommufd, &cmd, IOMMU_TEST_OP_IOPF_LOG);
+}
+#endif
 
 #ifdef HAVE_MOCK_DMA
 /*

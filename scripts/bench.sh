@@ -70,8 +70,12 @@ def fmt(x):
 print("%d boots of each kernel, alternating; median of the boots [min-max];"
       % int(sys.argv[3]))
 print("series/peer < 1: the series takes less time (or memory) per fault")
+print("The series' mock devices log every page response for the tests, the")
+print("peer's none: the program turns the log off (IOMMU_TEST_OP_IOPF_LOG),")
+print("so that a response costs the mock the same on both kernels (each boot")
+print("log says so: '# the response log of the mock devices: off')")
 print()
-print("%-12s %9s %9s %7s  %-19s %-19s %s" % ("case", "series", "peer",
+print("%-17s %9s %9s %7s  %-19s %-19s %s" % ("case", "series", "peer",
       "s/p", "series [min-max]", "peer [min-max]", "unit"))
 tsv = open(sys.argv[2], "w")
 tsv.write("row\tunit\tseries\tpeer\tratio\tseries_min\tseries_max"
@@ -86,7 +90,7 @@ for case in order:
     if case.startswith("floor_"):
         continue
     spread = lambda x: "n/a" if x is None else "[%g-%g]" % (x[1], x[2])
-    print("%-12s %9s %9s %7s  %-19s %-19s %s" % (case, cells[2], cells[3],
+    print("%-17s %9s %9s %7s  %-19s %-19s %s" % (case, cells[2], cells[3],
           cells[4], spread(s), spread(p), units[case]))
 
 print()
@@ -111,7 +115,8 @@ python3 - "$logs" "$runs" <<'PY' | tee -a "$out"
 import re, statistics, sys
 logs, runs = sys.argv[1], int(sys.argv[2])
 pat = re.compile(r"^# ([a-z0-9_]+): ([0-9.]+) records per read \((\d+) reads, "
-                 r"([0-9.]+) % of them gave one record\), ([0-9.]+) per write")
+                 r"([0-9.]+) % of them gave one record\), ([0-9.]+) per write"
+                 r" \(([0-9.]+) writes per fault\)")
 seen, order = {}, []
 for v in ("series", "upstream"):
     for i in range(1, runs + 1):
@@ -127,15 +132,16 @@ for v in ("series", "upstream"):
             if case not in order:
                 order.append(case)
             seen.setdefault((v, case), []).append(
-                (float(mt.group(2)), float(mt.group(4)), float(mt.group(5))))
+                (float(mt.group(2)), float(mt.group(4)), float(mt.group(5)),
+                 float(mt.group(6))))
 if order:
     print()
-    print("Records per read() and per write() of the threaded cases (one write")
-    print("per read), and the share of reads that gave a single record; median")
-    print("of the boots [min-max]")
+    print("Records per read() of the threaded cases, the share of reads that")
+    print("gave a single record, and write()s per fault (one per read, or one")
+    print("per record for the _qemu cases); median of the boots [min-max]")
     print()
-    print("%-16s %-24s %-24s %s" % ("case", "series rec/read", "peer rec/read",
-          "single-record reads s / p"))
+    print("%-16s %-24s %-24s %-32s %s" % ("case", "series rec/read",
+          "peer rec/read", "single-record reads s / p", "writes/fault s / p"))
 def cell(x, j, fmt):
     if not x:
         return "n/a"
@@ -143,8 +149,9 @@ def cell(x, j, fmt):
     return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(y), min(y), max(y))
 for case in order:
     s, p = seen.get(("series", case)), seen.get(("upstream", case))
-    print("%-16s %-24s %-24s %s / %s" % (case, cell(s, 0, "%.2f"), cell(p, 0, "%.2f"),
-          cell(s, 1, "%.0f%%"), cell(p, 1, "%.0f%%")))
+    print("%-16s %-24s %-24s %-32s %s / %s" % (case, cell(s, 0, "%.2f"),
+          cell(p, 0, "%.2f"), cell(s, 1, "%.0f%%") + " / " + cell(p, 1, "%.0f%%"),
+          cell(s, 3, "%.2f"), cell(p, 3, "%.2f")))
 PY
 t3=$(date +%s)
 echo "bench: compatibility, scripts/compat.sh (build/logs/compat.txt)"

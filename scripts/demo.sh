@@ -13,8 +13,10 @@ cc=gcc
 [ "${ARCH:-}" = arm64 ] && cc=aarch64-linux-gnu-gcc
 # The series' mock device can access memory through its domain
 defs=()
-grep -q IOMMU_TEST_OP_DMA "$src/drivers/iommu/iommufd/iommufd_test.h" &&
-	defs=(-DHAVE_MOCK_DMA)
+test_h=$src/drivers/iommu/iommufd/iommufd_test.h
+grep -q IOMMU_TEST_OP_DMA "$test_h" && defs+=(-DHAVE_MOCK_DMA)
+# ... and turn off the log of the page responses it receives
+grep -q IOMMU_TEST_OP_IOPF_LOG "$test_h" && defs+=(-DHAVE_MOCK_IOPF_LOG)
 for c in "$top/$dir"/*.c; do
 	"$cc" -static -O2 -Wall -Werror -pthread "${defs[@]}" \
 		-isystem "$out/usr/include" \

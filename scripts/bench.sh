@@ -97,7 +97,7 @@ print()
 print("Against the floor: the same syscalls with no fault work (median of the")
 print("boots); case/floor is each kernel's figure over its own floor")
 print()
-print("%-12s %9s %9s %9s %9s  %s" % ("case", "floor s", "floor p",
+print("%-17s %9s %9s %9s %9s  %s" % ("case", "floor s", "floor p",
       "s/floor", "p/floor", "unit"))
 for case in order:
     f = "floor_" + case
@@ -106,7 +106,7 @@ for case in order:
     s, p = stats("series", case), stats("upstream", case)
     fs, fp = stats("series", f), stats("upstream", f)
     d = lambda x, y: "n/a" if not x or not y or not y[0] else "%.2f" % (x[0] / y[0])
-    print("%-12s %9s %9s %9s %9s  %s" % (case, fmt(fs and fs[0]),
+    print("%-17s %9s %9s %9s %9s  %s" % (case, fmt(fs and fs[0]),
           fmt(fp and fp[0]), d(s, fs), d(p, fp), units[case]))
 PY
 
@@ -140,7 +140,7 @@ if order:
     print("gave a single record, and write()s per fault (one per read, or one")
     print("per record for the _qemu cases); median of the boots [min-max]")
     print()
-    print("%-16s %-24s %-24s %-32s %s" % ("case", "series rec/read",
+    print("%-19s %-24s %-24s %-32s %s" % ("case", "series rec/read",
           "peer rec/read", "single-record reads s / p", "writes/fault s / p"))
 def cell(x, j, fmt):
     if not x:
@@ -149,7 +149,7 @@ def cell(x, j, fmt):
     return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(y), min(y), max(y))
 for case in order:
     s, p = seen.get(("series", case)), seen.get(("upstream", case))
-    print("%-16s %-24s %-24s %-32s %s / %s" % (case, cell(s, 0, "%.2f"),
+    print("%-19s %-24s %-24s %-32s %s / %s" % (case, cell(s, 0, "%.2f"),
           cell(p, 0, "%.2f"), cell(s, 1, "%.0f%%") + " / " + cell(p, 1, "%.0f%%"),
           cell(s, 3, "%.2f"), cell(p, 3, "%.2f")))
 PY

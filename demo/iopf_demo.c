@@ -15,24 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "demo_tap.h"
 #include "mock_iopf.h"
 
 static struct mock_iopf m;
-static int step, failed;
-
-static void tap(bool ok, const char *what)
-{
-	printf("%sok %d - %s\n", ok ? "" : "not ", ++step, what);
-	if (!ok)
-		failed++;
-}
-
-static void die(const char *what)
-{
-	printf("not ok %d - %s: %s\n", ++step, what, strerror(errno));
-	printf("1..%d\n", step);
-	exit(1);
-}
 
 static void show_fdinfo(int fd)
 {

@@ -20,27 +20,13 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "demo_tap.h"
 #include "mock_iopf.h"
 
 #define IOVA 0x40000000ULL
 #define LENGTH (1UL << 20)
 
 static struct mock_iopf m;
-static int step, failed;
-
-static void tap(bool ok, const char *what)
-{
-	printf("%sok %d - %s\n", ok ? "" : "not ", ++step, what);
-	if (!ok)
-		failed++;
-}
-
-static void die(const char *what)
-{
-	printf("not ok %d - %s: %s\n", ++step, what, strerror(errno));
-	printf("1..%d\n", step);
-	exit(1);
-}
 
 static uint64_t now_ns(void)
 {
